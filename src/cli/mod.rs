@@ -1,0 +1,42 @@
+//! The command line: clap definitions, one file per command group, and the mapping of
+//! errors to one-line messages with Docker's exit codes.
+
+pub mod container;
+pub mod image;
+pub mod run;
+
+use std::fmt;
+
+/// Docker's exit codes for failures that are not the container's own status.
+pub const EXIT_NSBOX: i32 = 125;
+pub const EXIT_CANNOT_EXEC: i32 = 126;
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+/// An error that carries the exit code nsbox should end with.
+#[derive(Debug)]
+pub struct ExitError {
+    pub code: i32,
+    pub msg: String,
+}
+
+impl ExitError {
+    pub fn new(code: i32, msg: impl Into<String>) -> Self {
+        ExitError { code, msg: msg.into() }
+    }
+}
+
+impl fmt::Display for ExitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for ExitError {}
+
+/// The exit code for an error: the one it carries, else 125.
+pub fn exit_code_of(err: &anyhow::Error) -> i32 {
+    err.chain()
+        .find_map(|e| e.downcast_ref::<ExitError>())
+        .map(|e| e.code)
+        .unwrap_or(EXIT_NSBOX)
+}

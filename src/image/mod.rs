@@ -1,0 +1,14 @@
+//! Images: a content-addressed store, loaders for the three archive formats, and a safe
+//! layer unpacker that turns OCI whiteouts into overlay whiteouts.
+//!
+//! Contract with the rest of nsbox (keep it stable):
+//! - `ImageStore::open(&DataRoot)` creates the store dirs if missing.
+//! - `load(path)` accepts an OCI layout dir, an OCI archive tar, a `docker save` tar.
+//! - `resolve("busybox")`, `resolve("busybox:latest")`, `resolve("<id prefix>")`,
+//!   `resolve("sha256:<id>")` → the image record.
+//! - `layer_dirs(&record)` → the unpacked layer dirs, **bottom first**, each `<root>/overlay/<hex>/diff`.
+//! - `config(&record)` → the OCI image configuration (Env, Cmd, Entrypoint, WorkingDir, User...).
+
+mod store;
+
+pub use store::{ImageError, ImageRecord, ImageStore};

@@ -1,0 +1,68 @@
+//! nsbox: a container runtime you can read.
+
+mod cli;
+mod dataroot;
+mod image;
+mod spec;
+
+use clap::{Parser, Subcommand};
+use dataroot::DataRoot;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "nsbox", version, about = "Run processes in containers: namespaces, cgroups, overlayfs")]
+struct Cli {
+    /// Data root for images, layers, containers and volumes.
+    #[arg(long, global = true, env = "NSBOX_ROOT", default_value = dataroot::DEFAULT_ROOT)]
+    root: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create and run a container from an image (or an OCI bundle with --bundle).
+    Run(cli::run::RunArgs),
+    #[command(flatten)]
+    Container(cli::container::ContainerCommands),
+    #[command(flatten)]
+    Image(cli::image::ImageCommands),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // Help and --version are not failures; bad flags are nsbox failures (125).
+            let code = if e.use_stderr() { cli::EXIT_NSBOX } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code as u8);
+        }
+    };
+    let root = DataRoot::new(cli.root);
+    let result = match cli.command {
+        Command::Run(args) => cli::run::run(&root, args),
+        Command::Container(cmd) => cli::container::dispatch(&root, cmd).map(|()| 0),
+        Command::Image(cmd) => cli::image::dispatch(&root, cmd).map(|()| 0),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(err) => {
+            eprintln!("nsbox: {}", one_line(&err));
+            ExitCode::from(cli::exit_code_of(&err) as u8)
+        }
+    }
+}
+
+/// anyhow's chain as one line: "outer: inner: root cause".
+fn one_line(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let s = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ").replace('\n', " ")
+}
