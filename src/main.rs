@@ -2,8 +2,13 @@
 
 mod cli;
 mod dataroot;
+mod explain;
 mod image;
+mod monitor;
+mod runtime;
 mod spec;
+mod state;
+mod storage;
 
 use clap::{Parser, Subcommand};
 use dataroot::DataRoot;
@@ -11,7 +16,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "nsbox", version, about = "Run processes in containers: namespaces, cgroups, overlayfs")]
+#[command(
+    name = "nsbox",
+    version,
+    about = "Run processes in containers: namespaces, cgroups, overlayfs"
+)]
 struct Cli {
     /// Data root for images, layers, containers and volumes.
     #[arg(long, global = true, env = "NSBOX_ROOT", default_value = dataroot::DEFAULT_ROOT)]

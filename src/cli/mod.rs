@@ -2,6 +2,7 @@
 //! errors to one-line messages with Docker's exit codes.
 
 pub mod container;
+pub mod human;
 pub mod image;
 pub mod run;
 
@@ -21,7 +22,10 @@ pub struct ExitError {
 
 impl ExitError {
     pub fn new(code: i32, msg: impl Into<String>) -> Self {
-        ExitError { code, msg: msg.into() }
+        ExitError {
+            code,
+            msg: msg.into(),
+        }
     }
 }
 

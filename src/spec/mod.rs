@@ -67,7 +67,10 @@ pub struct SpecContext {
 }
 
 /// ENTRYPOINT/CMD merging (Docker's rules). Empty result → error "no command specified".
-pub fn process_args(_image: &ImageConfiguration, _opts: &RunOptions) -> Result<Vec<String>, SpecError> {
+pub fn process_args(
+    _image: &ImageConfiguration,
+    _opts: &RunOptions,
+) -> Result<Vec<String>, SpecError> {
     Err(SpecError::Invalid("not implemented".into()))
 }
 
@@ -85,7 +88,11 @@ pub fn effective_user(image: &ImageConfiguration, opts: &RunOptions) -> String {
 }
 
 /// Build the full OCI runtime spec.
-pub fn build(_image: &ImageConfiguration, _opts: &RunOptions, _ctx: &SpecContext) -> Result<Spec, SpecError> {
+pub fn build(
+    _image: &ImageConfiguration,
+    _opts: &RunOptions,
+    _ctx: &SpecContext,
+) -> Result<Spec, SpecError> {
     Err(SpecError::Invalid("not implemented".into()))
 }
 
@@ -96,4 +103,27 @@ pub fn etc_hosts(hostname: &str) -> String {
          fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n\
          ff02::2\tip6-allrouters\n127.0.1.1\t{hostname}\n"
     )
+}
+
+/// Docker's --env-file format (placeholder until the spec work lands).
+pub fn parse_env_file(contents: &str) -> Result<Vec<String>, SpecError> {
+    Ok(contents
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect())
+}
+
+/// Bare `K` → `K=<host value>`, dropped if unset (placeholder until the spec work lands).
+pub fn expand_env_args(args: &[String], host: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    args.iter()
+        .filter_map(|a| {
+            if a.contains('=') {
+                Some(a.clone())
+            } else {
+                host(a).map(|v| format!("{a}={v}"))
+            }
+        })
+        .collect()
 }

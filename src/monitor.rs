@@ -1,0 +1,156 @@
+//! The monitor: the one supervisor of a running container. It forwards signals to the
+//! container's pid 1, copies the pty when there is one, and reaps pid 1, turning its
+//! end into Docker's exit status (128+N when killed by signal N).
+
+use crate::runtime::{process, sys, tty, Launched};
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::Signal;
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{read, write, Pid};
+use std::os::fd::{AsFd, BorrowedFd};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    #[error("monitor: {0}")]
+    Sys(#[from] nix::Error),
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MonitorOptions {
+    /// Forward SIGINT/SIGTERM/... to the container (Docker's --sig-proxy, default on).
+    pub sig_proxy: bool,
+    /// Copy our stdin into the pty (`-i` with `-t`).
+    pub stdin_to_pty: bool,
+}
+
+/// How the container's pid 1 ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    pub code: i32,
+    pub signal: Option<i32>,
+}
+
+impl Exit {
+    fn from_status(st: WaitStatus) -> Option<Exit> {
+        match st {
+            WaitStatus::Exited(_, code) => Some(Exit { code, signal: None }),
+            WaitStatus::Signaled(_, sig, _) => Some(Exit {
+                code: 128 + sig as i32,
+                signal: Some(sig as i32),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Supervise until pid 1 exits.
+pub fn supervise(c: &Launched, opts: MonitorOptions) -> Result<Exit, MonitorError> {
+    let signals = SignalFd::with_flags(&process::monitored_signals(), SfdFlags::SFD_CLOEXEC)?;
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let master = c.pty_master.as_ref().map(|m| m.as_fd());
+    // Raw mode only when our stdin is a terminal and the container has a pty.
+    let _raw = match master {
+        Some(m) => {
+            tty::sync_winsize(stdin.as_fd(), m);
+            tty::RawMode::enter(stdin.as_fd())
+        }
+        None => None,
+    };
+    let mut stdin_open = opts.stdin_to_pty && master.is_some();
+    let mut buf = vec![0u8; 32 * 1024];
+
+    let exit = loop {
+        let mut fds = vec![
+            PollFd::new(c.pidfd.as_fd(), PollFlags::POLLIN),
+            PollFd::new(signals.as_fd(), PollFlags::POLLIN),
+        ];
+        if let Some(m) = master {
+            fds.push(PollFd::new(m, PollFlags::POLLIN));
+        }
+        if stdin_open {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(_) => {}
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+
+        if ready[1] {
+            while let Ok(Some(info)) = signals.read_signal() {
+                let sig = info.ssi_signo as i32;
+                if sig == Signal::SIGWINCH as i32 {
+                    if let Some(m) = master {
+                        tty::sync_winsize(stdin.as_fd(), m);
+                    }
+                } else if sig != Signal::SIGCHLD as i32 && opts.sig_proxy {
+                    let _ = sys::pidfd_send_signal(c.pidfd.as_fd(), sig);
+                }
+                break;
+            }
+        }
+        if let Some(m) = master {
+            if ready[2] && copy(m, stdout.as_fd(), &mut buf).is_err() {
+                // EIO: every slave is closed; pid 1 is exiting.
+            }
+        }
+        if stdin_open && ready[ready.len() - 1] {
+            if let Some(m) = master {
+                if !matches!(copy(stdin.as_fd(), m, &mut buf), Ok(n) if n > 0) {
+                    stdin_open = false;
+                }
+            }
+        }
+        if ready[0] {
+            if let Some(exit) =
+                Exit::from_status(waitpid(Pid::from_raw(c.pid), Some(WaitPidFlag::WNOHANG))?)
+            {
+                break exit;
+            }
+        }
+    };
+    if let Some(m) = master {
+        drain(m, stdout.as_fd(), &mut buf);
+    }
+    Ok(exit)
+}
+
+/// One read from `from`, written fully to `to`. Ok(0) on EOF.
+fn copy(from: BorrowedFd<'_>, to: BorrowedFd<'_>, buf: &mut [u8]) -> nix::Result<usize> {
+    let n = loop {
+        match read(from, buf) {
+            Err(Errno::EINTR) => continue,
+            r => break r?,
+        }
+    };
+    let mut off = 0;
+    while off < n {
+        match write(to, &buf[off..n]) {
+            Err(Errno::EINTR) => continue,
+            r => off += r?,
+        }
+    }
+    Ok(n)
+}
+
+/// Whatever the container wrote to its pty before exiting.
+fn drain(master: BorrowedFd<'_>, to: BorrowedFd<'_>, buf: &mut [u8]) {
+    loop {
+        let mut fds = [PollFd::new(master, PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::ZERO) {
+            Ok(n) if n > 0 => {}
+            _ => return,
+        }
+        if !matches!(copy(master, to, buf), Ok(n) if n > 0) {
+            return;
+        }
+    }
+}

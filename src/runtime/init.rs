@@ -1,0 +1,142 @@
+//! The container's init, in the child of clone: it only executes the plan the launcher
+//! made before cloning. Every failure goes back over the channel with its exit code.
+
+use super::channel::{Channel, FromInit, ToInit};
+use super::namespaces::NamespacePlan;
+use super::{exec, rootfs, security, sys, tty};
+use crate::explain;
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::stat::{umask, Mode};
+use nix::unistd::{chdir, sethostname, setsid};
+use oci_spec::runtime::Spec;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+/// A failure of init: the message and the exit code nsbox should report.
+pub struct InitFailure {
+    pub code: i32,
+    pub msg: String,
+}
+
+impl<E: std::fmt::Display> From<E> for InitFailure {
+    fn from(e: E) -> Self {
+        InitFailure {
+            code: 125,
+            msg: e.to_string(),
+        }
+    }
+}
+
+/// Runs in the cloned child; never returns.
+pub fn run(spec: &Spec, rootfs: &Path, ns: NamespacePlan, chan: Channel) -> ! {
+    let failure = match setup_and_exec(spec, rootfs, ns, &chan) {
+        Ok(never) => match never {},
+        Err(f) => f,
+    };
+    let _ = chan.send(
+        &FromInit::Failed {
+            code: failure.code,
+            msg: failure.msg.clone(),
+        },
+        None,
+    );
+    sys::exit_now(failure.code)
+}
+
+fn setup_and_exec(
+    spec: &Spec,
+    rootfs: &Path,
+    ns: NamespacePlan,
+    chan: &Channel,
+) -> Result<std::convert::Infallible, InitFailure> {
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| InitFailure::from("spec has no process"))?;
+    // Wait until the launcher has put us in our cgroup.
+    match chan.expect::<ToInit>("the launcher")?.0 {
+        ToInit::Proceed => {}
+        other => return Err(format!("unexpected message {other:?}").into()),
+    }
+    if ns.new_cgroupns {
+        unshare(CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| format!("unshare cgroup namespace: {e}"))?;
+    }
+    // Our own session: the caller's terminal signals reach us only through the monitor.
+    setsid().map_err(|e| format!("setsid: {e}"))?;
+    umask(Mode::empty());
+
+    if let Some(h) = spec.hostname() {
+        if ns.clone_flags.contains(CloneFlags::CLONE_NEWUTS) {
+            sethostname(h).map_err(|e| format!("sethostname: {e}"))?;
+            explain::step("uts", || format!("hostname {h}"));
+        }
+    }
+    let propagation = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().clone());
+    rootfs::enter(rootfs, propagation.as_deref())?;
+    rootfs::mount_all(spec, rootfs)?;
+    rootfs::create_devices(spec, rootfs)?;
+    rootfs::pivot(rootfs)?;
+    if ns.new_netns {
+        sys::loopback_up().map_err(|e| format!("bring up lo: {e}"))?;
+        explain::step("network", || {
+            "new network namespace: lo up, nothing else".to_string()
+        });
+    }
+    let master = if process.terminal().unwrap_or(false) {
+        Some(tty::open_container_pty()?)
+    } else {
+        None
+    };
+    rootfs::finish(spec)?;
+    security::apply_rlimits(process)?;
+
+    let cwd = process.cwd();
+    if !cwd.exists() {
+        let _ = std::fs::create_dir_all(cwd);
+    }
+    security::apply_identity(process)?;
+    chdir(cwd).map_err(|e| {
+        format!(
+            "chdir to cwd (\"{}\") set in config.json failed: {e}",
+            cwd.display()
+        )
+    })?;
+
+    chan.send(&FromInit::Ready, master.as_ref().map(|m| m.as_raw_fd()))?;
+    drop(master);
+    match chan.expect::<ToInit>("start")?.0 {
+        ToInit::Start => {}
+        other => return Err(format!("unexpected message {other:?}").into()),
+    }
+
+    // The user's process starts with a clean signal state and Docker's umask.
+    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for sig in Signal::iterator().filter(|s| *s != Signal::SIGKILL && *s != Signal::SIGSTOP) {
+        let _ = sys::reset_signal(sig, &dfl);
+    }
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    umask(Mode::from_bits_truncate(0o022));
+    sys::cloexec_from(3).map_err(|e| format!("close fds: {e}"))?;
+
+    let args = process.args().clone().unwrap_or_default();
+    let env = process.env().clone().unwrap_or_default();
+    explain::step("exec", || {
+        format!(
+            "{}  (uid {}, cwd {}, {} env vars)",
+            args.join(" "),
+            process.user().uid(),
+            cwd.display(),
+            env.len()
+        )
+    });
+    let err = exec::exec(&args, &env);
+    Err(InitFailure {
+        code: err.exit_code(),
+        msg: err.to_string(),
+    })
+}

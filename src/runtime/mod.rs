@@ -1,0 +1,42 @@
+//! The runtime core: executes an OCI runtime spec. Knows nothing of images or Docker.
+
+pub mod cgroups;
+mod channel;
+pub mod exec;
+mod init;
+pub mod namespaces;
+pub mod process;
+pub mod rootfs;
+mod security;
+pub mod sys;
+pub mod tty;
+
+pub use process::{create, Launched};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    Namespace(#[from] namespaces::NamespaceError),
+    #[error(transparent)]
+    Cgroup(#[from] cgroups::CgroupError),
+    #[error(transparent)]
+    Channel(#[from] channel::ChannelError),
+    #[error("clone: {0}")]
+    Clone(std::io::Error),
+    #[error("{0}")]
+    Sys(#[from] nix::Error),
+    /// init failed; `code` is what nsbox exits with (125/126/127).
+    #[error("{msg}")]
+    Init { code: i32, msg: String },
+    #[error("protocol error: {0}")]
+    Protocol(&'static str),
+}
+
+impl RuntimeError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RuntimeError::Init { code, .. } => *code,
+            _ => 125,
+        }
+    }
+}

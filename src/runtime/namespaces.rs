@@ -1,0 +1,105 @@
+//! Which namespaces a spec asks for: new ones become clone flags, ones with a path are
+//! joined with setns before the clone (not needed yet by the front end; OCI allows it).
+
+use crate::explain;
+use nix::sched::{setns, CloneFlags};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::fs::File;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NamespaceError {
+    #[error("join {kind} namespace {path}: {err}")]
+    Join {
+        kind: String,
+        path: String,
+        err: String,
+    },
+}
+
+/// The namespaces to create, minus the cgroup namespace: that one is unshared by init
+/// only after the launcher has placed it in its cgroup, so the container sees its own
+/// cgroup as `/`.
+#[derive(Debug, Clone, Copy)]
+pub struct NamespacePlan {
+    pub clone_flags: CloneFlags,
+    pub new_cgroupns: bool,
+    pub new_netns: bool,
+}
+
+pub fn flag_of(t: LinuxNamespaceType) -> CloneFlags {
+    match t {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        // CLONE_NEWTIME shares its value with CSIGNAL; nix has no constant for it.
+        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+    }
+}
+
+/// Join the namespaces that have a path; return the plan for the new ones.
+pub fn plan(spec: &Spec) -> Result<NamespacePlan, NamespaceError> {
+    let mut plan = NamespacePlan {
+        clone_flags: CloneFlags::empty(),
+        new_cgroupns: false,
+        new_netns: false,
+    };
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    for ns in &namespaces {
+        let flag = flag_of(ns.typ());
+        if let Some(path) = ns.path() {
+            let join_err = |err: String| NamespaceError::Join {
+                kind: ns.typ().to_string(),
+                path: path.display().to_string(),
+                err,
+            };
+            let f = File::open(path).map_err(|e| join_err(e.to_string()))?;
+            setns(&f, flag).map_err(|e| join_err(e.to_string()))?;
+            continue;
+        }
+        match ns.typ() {
+            LinuxNamespaceType::Cgroup => plan.new_cgroupns = true,
+            LinuxNamespaceType::Network => {
+                plan.new_netns = true;
+                plan.clone_flags |= flag;
+            }
+            _ => plan.clone_flags |= flag,
+        }
+    }
+    explain::step("namespaces", || {
+        let mut names: Vec<String> = namespaces
+            .iter()
+            .filter(|n| n.path().is_none())
+            .map(|n| n.typ().to_string())
+            .collect();
+        names.sort();
+        format!("new: {}", names.join(" "))
+    });
+    Ok(plan)
+}
+
+/// Human-readable clone flags, e.g. "CLONE_NEWPID|CLONE_NEWNS".
+pub fn describe(flags: CloneFlags) -> String {
+    let names = [
+        (CloneFlags::CLONE_NEWPID, "CLONE_NEWPID"),
+        (CloneFlags::CLONE_NEWNS, "CLONE_NEWNS"),
+        (CloneFlags::CLONE_NEWUTS, "CLONE_NEWUTS"),
+        (CloneFlags::CLONE_NEWIPC, "CLONE_NEWIPC"),
+        (CloneFlags::CLONE_NEWNET, "CLONE_NEWNET"),
+        (CloneFlags::CLONE_NEWUSER, "CLONE_NEWUSER"),
+        (CloneFlags::CLONE_NEWCGROUP, "CLONE_NEWCGROUP"),
+    ];
+    names
+        .iter()
+        .filter(|(f, _)| flags.contains(*f))
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join("|")
+}

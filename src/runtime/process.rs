@@ -1,0 +1,128 @@
+//! The launcher side of creating a container: clone init into new namespaces, place it
+//! in its cgroup, wait until it has built the container, then let it exec.
+
+use super::cgroups::Cgroup;
+use super::channel::{self, Channel, FromInit, ToInit};
+use super::{init, namespaces, sys, RuntimeError};
+use crate::explain;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::Spec;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+/// Signals the monitor handles: proxied to the container (and SIGWINCH for the pty).
+/// They are blocked before clone so none is lost; init unblocks them before exec.
+pub fn monitored_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGWINCH,
+        Signal::SIGCHLD,
+    ] {
+        set.add(s);
+    }
+    set
+}
+
+/// A container whose init has built everything and waits for `start`.
+pub struct Launched {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+    pub pty_master: Option<OwnedFd>,
+    pub cgroup: Option<Cgroup>,
+    chan: Channel,
+}
+
+/// Clone the container's init and let it build the container; return once it waits
+/// for `start`. On failure the child is reaped and nothing of it remains.
+pub fn create(spec: &Spec, rootfs: &Path, id: &str) -> Result<Launched, RuntimeError> {
+    let ns = namespaces::plan(spec)?;
+    let cgroup = Cgroup::create(spec, id)?;
+    let (ours, theirs) = channel::pair()?;
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&monitored_signals()), None)?;
+
+    let (pid, pidfd) =
+        match sys::clone_fork(ns.clone_flags.bits() as u64, None).map_err(RuntimeError::Clone)? {
+            sys::Forked::Child => {
+                drop(ours);
+                init::run(spec, rootfs, ns, theirs)
+            }
+            sys::Forked::Parent { pid, pidfd } => (pid, pidfd),
+        };
+    drop(theirs);
+    explain::step("clone", || {
+        let mut flags = namespaces::describe(ns.clone_flags);
+        if ns.new_cgroupns {
+            flags.push_str(" (+CLONE_NEWCGROUP by init after joining its cgroup)");
+        }
+        format!("{flags} → pid {pid} (pid 1 inside)")
+    });
+    let mut launched = Launched {
+        pid,
+        pidfd,
+        pty_master: None,
+        cgroup,
+        chan: ours,
+    };
+
+    let placed = match &launched.cgroup {
+        Some(cg) => cg.join(pid).map_err(RuntimeError::from),
+        None => Ok(()),
+    };
+    if let Err(e) = placed.and_then(|()| {
+        launched
+            .chan
+            .send(&ToInit::Proceed, None)
+            .map_err(RuntimeError::from)
+    }) {
+        launched.kill_and_reap();
+        return Err(e);
+    }
+    match launched.chan.expect::<FromInit>("the container's setup") {
+        Ok((FromInit::Ready, fd)) => {
+            launched.pty_master = fd;
+            Ok(launched)
+        }
+        Ok((FromInit::Failed { code, msg }, _)) => {
+            launched.reap();
+            Err(RuntimeError::Init { code, msg })
+        }
+        Err(e) => {
+            launched.kill_and_reap();
+            Err(e.into())
+        }
+    }
+}
+
+impl Launched {
+    /// Let init exec the user's process. Ok once exec succeeded (init's end of the
+    /// channel closed on exec); the exec error with Docker's exit code otherwise.
+    pub fn start(&mut self) -> Result<(), RuntimeError> {
+        self.chan.send(&ToInit::Start, None)?;
+        match self.chan.recv::<FromInit>() {
+            Ok(None) => Ok(()),
+            Ok(Some((FromInit::Failed { code, msg }, _))) => {
+                self.reap();
+                Err(RuntimeError::Init { code, msg })
+            }
+            Ok(Some((FromInit::Ready, _))) => Err(RuntimeError::Protocol("unexpected Ready")),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn kill_and_reap(&mut self) {
+        let _ = sys::pidfd_send_signal(self.pidfd.as_fd(), libc::SIGKILL);
+        self.reap();
+    }
+
+    fn reap(&mut self) {
+        let _ = waitpid(Pid::from_raw(self.pid), None);
+    }
+}

@@ -1,0 +1,3 @@
+//! Container storage: the overlay root filesystem (and, later, volumes).
+
+pub mod overlay;
