@@ -77,6 +77,9 @@ pub struct ContainerState {
     pub rootfs: PathBuf,
     /// Layer dirs (bottom first) when the rootfs is an overlay of an image.
     pub lower_dirs: Vec<PathBuf>,
+    /// Where the container's cgroup is, so any later command can find it.
+    #[serde(default)]
+    pub cgroup: Option<crate::runtime::cgroups::CgroupRef>,
 }
 
 impl ContainerState {
@@ -317,6 +320,7 @@ mod tests {
             bundle: PathBuf::new(),
             rootfs: PathBuf::new(),
             lower_dirs: vec![],
+            cgroup: None,
         }
     }
 

@@ -2,6 +2,7 @@
 
 use super::{human, ExitError};
 use crate::dataroot::DataRoot;
+use crate::runtime::cgroups::Cgroup;
 use crate::state::{ContainerState, Containers, Status};
 use crate::storage::overlay;
 use anyhow::Result;
@@ -154,6 +155,13 @@ pub fn remove_one(containers: &Containers, key: &str, force: bool) -> Result<()>
         kill_and_wait(&st);
     }
     overlay::unmount(&st.rootfs)?;
+    if let Some(r) = &st.cgroup {
+        // Gone already when the monitor cleaned up; left over when the monitor died.
+        let cg = Cgroup::open(r);
+        if cg.dirs().iter().any(|d| d.exists()) {
+            cg.remove()?;
+        }
+    }
     containers.remove(&st)?;
     Ok(())
 }

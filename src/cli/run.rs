@@ -172,6 +172,7 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
         bundle: dir.clone(),
         rootfs: paths.merged.clone(),
         lower_dirs: lower,
+        cgroup: None,
     };
     containers.save(&st)?;
     // From here on the container exists: a start failure leaves it "Created" (as Docker
@@ -212,6 +213,7 @@ fn execute(
     st.pid = launched.pid;
     st.pid_start = state::proc_start_time(launched.pid).unwrap_or(0);
     st.started_at = Some(state::now_rfc3339());
+    st.cgroup = launched.cgroup.as_ref().map(|c| c.reference.clone());
     containers.save(st)?;
 
     let exit = monitor::supervise(&launched, opts)?;
@@ -220,6 +222,7 @@ fn execute(
     st.finished_at = Some(state::now_rfc3339());
     st.pid = 0;
     if let Some(cg) = launched.cgroup.take() {
+        st.oom_killed = cg.oom_kills() > 0;
         cg.remove()?;
     }
     explain::step("exit", || format!("status {}", exit.code));
@@ -280,6 +283,7 @@ fn run_bundle(root: &DataRoot, bundle: &Path, args: &RunArgs) -> Result<i32> {
         bundle,
         rootfs,
         lower_dirs: Vec::new(),
+        cgroup: None,
     };
     let exit = execute(&containers, &mut st, &spec, monitor_options(args));
     drop(undo);

@@ -43,7 +43,11 @@ impl Env {
     pub fn with_busybox() -> Self {
         let env = Self::new();
         let out = env.nsbox(&["load", "-q", "-i", busybox_archive().to_str().unwrap()]);
-        assert!(out.status.success(), "load busybox: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "load busybox: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         env
     }
 

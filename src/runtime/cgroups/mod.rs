@@ -1,0 +1,214 @@
+//! The container's cgroup: created from the spec's `linux.resources` below the caller's
+//! own cgroup (or `linux.cgroupsPath`), joined by init before it unshares its cgroup
+//! namespace, read for OOM kills and usage, removed when the container is gone.
+//!
+//! Backends come from cgroups-rs: v2 (unified) when /sys/fs/cgroup is cgroup2, else v1
+//! with one cgroup per controller hierarchy (hybrid hosts included).
+
+pub mod mode;
+pub mod resources;
+mod v2;
+
+use crate::explain;
+use cgroups_rs::fs::hierarchies::{V1, V2};
+use cgroups_rs::fs::memory::MemController;
+use cgroups_rs::fs::{Cgroup as FsCgroup, Controller};
+use cgroups_rs::CgroupPid;
+pub use mode::Mode;
+use oci_spec::runtime::{LinuxResources, Spec};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("cgroup: {0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("cgroup: {0}")]
+    Backend(String),
+    #[error(
+        "cgroup v2: cannot enable the {controller} controller in {cgroup}: it has processes of its own \
+         (the \"no internal processes\" rule). nsbox does not move processes it does not own; \
+         run nsbox from a cgroup without other processes, or pass --cgroup-parent to a cgroup that can delegate"
+    )]
+    InternalProcesses { cgroup: String, controller: String },
+}
+
+fn backend(what: &str) -> impl FnOnce(cgroups_rs::fs::error::Error) -> CgroupError + '_ {
+    move |e| {
+        let cause = std::error::Error::source(&e)
+            .map(|s| format!(": {s}"))
+            .unwrap_or_default();
+        CgroupError::Backend(format!("{what}: {e}{cause}"))
+    }
+}
+
+/// Where a container's cgroup is: enough to find it again from state on disk.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CgroupRef {
+    pub mode: Mode,
+    /// v2: the path below /sys/fs/cgroup. v1: the name below each hierarchy's parent.
+    pub path: String,
+    /// v1 only: each controller's parent path (the caller's own cgroup there).
+    #[serde(default)]
+    pub parents: HashMap<String, String>,
+}
+
+pub struct Cgroup {
+    cg: FsCgroup,
+    pub reference: CgroupRef,
+}
+
+impl Cgroup {
+    /// Create the cgroup for `spec` and apply its resources. Placement: `cgroupsPath` if
+    /// the spec has one (absolute: from the hierarchy root; relative: below the caller's
+    /// cgroup), else `nsbox-<id>` below the caller's own cgroup — never outside it.
+    pub fn create(spec: &Spec, id: &str) -> Result<Option<Cgroup>, CgroupError> {
+        let linux = spec.linux().as_ref();
+        let mode = mode::detect();
+        let own = mode::own_cgroups();
+        let requested = linux.and_then(|l| l.cgroups_path().clone());
+        let (name, below_caller) = match &requested {
+            Some(p) if p.is_absolute() => (
+                p.to_string_lossy().trim_start_matches('/').to_string(),
+                false,
+            ),
+            Some(p) => (p.to_string_lossy().into_owned(), true),
+            None => (format!("nsbox-{id}"), true),
+        };
+        let reference = match mode {
+            Mode::Unified => {
+                let path = if below_caller {
+                    join(own.get("").map(String::as_str).unwrap_or("/"), &name)
+                } else {
+                    name
+                };
+                let parent = Path::new(&path)
+                    .parent()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                v2::enable_down_to(Path::new(mode::ROOT), &parent)?;
+                CgroupRef {
+                    mode,
+                    path,
+                    parents: HashMap::new(),
+                }
+            }
+            _ => CgroupRef {
+                mode,
+                path: name,
+                parents: if below_caller { own } else { HashMap::new() },
+            },
+        };
+        let cgroup = Cgroup::open(&reference);
+        cgroup.cg.create().map_err(backend("create"))?;
+        if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
+            if let Err(e) = cgroup.apply(res) {
+                let _ = cgroup.cg.delete();
+                return Err(e);
+            }
+        }
+        explain::step("cgroup", || {
+            format!(
+                "{mode}: mkdir {}",
+                cgroup
+                    .dirs()
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        });
+        Ok(Some(cgroup))
+    }
+
+    /// A handle on an existing cgroup (for stats, update, removal after a crash).
+    pub fn open(r: &CgroupRef) -> Cgroup {
+        let cg = match r.mode {
+            Mode::Unified => FsCgroup::load(Box::new(V2::new()), r.path.trim_start_matches('/')),
+            _ => {
+                FsCgroup::load_with_relative_paths(Box::new(V1::new()), &r.path, r.parents.clone())
+            }
+        };
+        Cgroup {
+            cg,
+            reference: r.clone(),
+        }
+    }
+
+    pub fn apply(&self, res: &LinuxResources) -> Result<(), CgroupError> {
+        let v2 = self.reference.mode == Mode::Unified;
+        self.cg
+            .apply(&resources::convert(res, v2))
+            .map_err(backend("apply limits"))
+    }
+
+    /// The cgroup's directories, one per hierarchy (one on v2).
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        self.cg
+            .subsystems()
+            .iter()
+            .map(|s| s.to_controller().path().to_path_buf())
+            .collect()
+    }
+
+    /// Move `pid` (the container's init, not yet running user code) into the cgroup.
+    pub fn join(&self, pid: i32) -> Result<(), CgroupError> {
+        self.cg
+            .add_task_by_tgid(CgroupPid::from(pid as u64))
+            .map_err(backend("join"))
+    }
+
+    /// Whether the kernel's OOM killer killed something in this cgroup: `oom_kill` in
+    /// memory.events on v2 (not `oom`, which also counts reclaim failures), in
+    /// memory.oom_control on v1.
+    pub fn oom_kills(&self) -> u64 {
+        let Some(mem) = self.cg.controller_of::<MemController>() else {
+            return 0;
+        };
+        let file = if self.reference.mode == Mode::Unified {
+            "memory.events"
+        } else {
+            "memory.oom_control"
+        };
+        let text = std::fs::read_to_string(mem.path().join(file)).unwrap_or_default();
+        text.lines()
+            .find_map(|l| l.strip_prefix("oom_kill "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Remove the cgroup. Its processes are gone once pid 1 has been reaped (the pid
+    /// namespace dies with it), but the kernel may take a moment to empty it: retry.
+    pub fn remove(self) -> Result<(), CgroupError> {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            match self.cg.delete() {
+                Ok(()) => break,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => return Err(backend("remove")(e)),
+            }
+        }
+        explain::step("cgroup", || {
+            format!(
+                "rmdir {}",
+                self.dirs()
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        });
+        Ok(())
+    }
+}
+
+fn join(parent: &str, name: &str) -> String {
+    format!("{}/{}", parent.trim_end_matches('/'), name)
+        .trim_start_matches('/')
+        .to_string()
+}
