@@ -6,6 +6,8 @@ use oci_spec::image::ImageConfiguration;
 use oci_spec::runtime::Spec;
 use std::path::PathBuf;
 
+pub mod resources;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     #[error("{0}")]
