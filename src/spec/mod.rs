@@ -244,3 +244,322 @@ pub fn etc_hosts(hostname: &str) -> String {
          ff02::2\tip6-allrouters\n127.0.1.1\t{hostname}\n"
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::image::ConfigBuilder;
+    use oci_spec::runtime::{Capability, Mount};
+
+    const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn image() -> ImageConfiguration {
+        let mut img = ImageConfiguration::default();
+        img.set_config(Some(
+            ConfigBuilder::default()
+                .cmd(vec!["sh".to_string()])
+                .env(vec!["LANG=C".to_string()])
+                .working_dir("/srv")
+                .build()
+                .unwrap(),
+        ));
+        img
+    }
+
+    fn ctx() -> SpecContext {
+        SpecContext {
+            id: ID.to_string(),
+            rootfs: PathBuf::from("/var/lib/nsbox/containers/x/merged"),
+            user: ResolvedUser {
+                uid: 1000,
+                gid: 1000,
+                additional_gids: vec![1000, 10],
+                home: Some("/home/alice".into()),
+            },
+            etc_hostname: Some("/run/x/hostname".into()),
+            etc_hosts: Some("/run/x/hosts".into()),
+            etc_resolv_conf: Some("/run/x/resolv.conf".into()),
+        }
+    }
+
+    fn spec_with(opts: &RunOptions) -> Spec {
+        build(&image(), opts, &ctx()).unwrap()
+    }
+
+    fn ns_types(spec: &Spec) -> Vec<LinuxNamespaceType> {
+        spec.linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n.typ())
+            .collect()
+    }
+
+    fn mounts(spec: &Spec) -> Vec<Mount> {
+        spec.mounts().clone().unwrap_or_default()
+    }
+
+    #[test]
+    fn version_root_hostname_and_process_basics() {
+        let spec = spec_with(&RunOptions::default());
+        assert_eq!(spec.version(), "1.0.2");
+        let root = spec.root().as_ref().unwrap();
+        assert_eq!(root.path(), &ctx().rootfs);
+        assert_eq!(root.readonly(), Some(false));
+        assert_eq!(spec.hostname().as_deref(), Some("0123456789ab"));
+        let p = spec.process().as_ref().unwrap();
+        assert_eq!(p.terminal(), Some(false));
+        assert_eq!(p.args().as_deref(), Some(&["sh".to_string()][..]));
+        assert_eq!(p.cwd(), &PathBuf::from("/srv"));
+        assert_eq!(p.no_new_privileges(), Some(false));
+        assert_eq!((p.user().uid(), p.user().gid()), (1000, 1000));
+        assert_eq!(p.user().additional_gids().as_deref(), Some(&[1000, 10][..]));
+        let env = p.env().clone().unwrap();
+        assert!(env.contains(&"HOSTNAME=0123456789ab".to_string()));
+        assert!(env.contains(&"HOME=/home/alice".to_string()));
+        assert!(env.contains(&"LANG=C".to_string()));
+        let rl = p.rlimits().clone().unwrap();
+        assert_eq!(rl.len(), 1);
+        assert_eq!((rl[0].soft(), rl[0].hard()), (1_048_576, 1_048_576));
+    }
+
+    #[test]
+    fn hostname_flag_wins_and_is_validated() {
+        let opts = RunOptions {
+            hostname: Some("web1".into()),
+            tty: true,
+            ..Default::default()
+        };
+        let spec = spec_with(&opts);
+        assert_eq!(spec.hostname().as_deref(), Some("web1"));
+        let p = spec.process().as_ref().unwrap();
+        assert_eq!(p.terminal(), Some(true));
+        let env = p.env().clone().unwrap();
+        assert!(env.contains(&"HOSTNAME=web1".to_string()));
+        assert!(env.contains(&"TERM=xterm".to_string()));
+        let bad = RunOptions {
+            hostname: Some("a b".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            build(&image(), &bad, &ctx()),
+            Err(SpecError::InvalidHostname(_))
+        ));
+        assert!(validate_hostname(&"x".repeat(65)).is_err());
+        assert!(validate_hostname(&"x".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn capabilities_are_dockers_fourteen() {
+        let spec = spec_with(&RunOptions::default());
+        let caps = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .clone()
+            .unwrap();
+        let want: HashSet<Capability> = default_capabilities().into_iter().collect();
+        assert_eq!(want.len(), 14);
+        assert_eq!(caps.bounding().as_ref(), Some(&want));
+        assert_eq!(caps.effective().as_ref(), Some(&want));
+        assert_eq!(caps.permitted().as_ref(), Some(&want));
+        assert_eq!(caps.inheritable().as_ref().map(HashSet::len), Some(0));
+        assert_eq!(caps.ambient().as_ref().map(HashSet::len), Some(0));
+    }
+
+    #[test]
+    fn namespaces_private_network_by_default() {
+        let spec = spec_with(&RunOptions::default());
+        assert_eq!(
+            ns_types(&spec),
+            vec![
+                LinuxNamespaceType::Pid,
+                LinuxNamespaceType::Mount,
+                LinuxNamespaceType::Uts,
+                LinuxNamespaceType::Ipc,
+                LinuxNamespaceType::Cgroup,
+                LinuxNamespaceType::Network,
+            ]
+        );
+    }
+
+    #[test]
+    fn host_network_shares_the_net_namespace() {
+        let opts = RunOptions {
+            network: NetworkMode::Host,
+            ..Default::default()
+        };
+        let types = ns_types(&spec_with(&opts));
+        assert_eq!(types.len(), 5);
+        assert!(!types.contains(&LinuxNamespaceType::Network));
+    }
+
+    #[test]
+    fn default_mounts_in_docker_order_then_etc_binds() {
+        let spec = spec_with(&RunOptions::default());
+        let m = mounts(&spec);
+        let dests: Vec<_> = m
+            .iter()
+            .map(|m| m.destination().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            dests,
+            [
+                "/proc",
+                "/dev",
+                "/dev/pts",
+                "/sys",
+                "/sys/fs/cgroup",
+                "/dev/mqueue",
+                "/dev/shm",
+                "/etc/resolv.conf",
+                "/etc/hostname",
+                "/etc/hosts",
+            ]
+        );
+        let types: Vec<_> = m
+            .iter()
+            .map(|m| m.typ().clone().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "proc", "tmpfs", "devpts", "sysfs", "cgroup", "mqueue", "tmpfs", "bind", "bind",
+                "bind"
+            ]
+        );
+        let opts = |i: usize| m[i].options().clone().unwrap_or_default().join(",");
+        assert_eq!(opts(0), "nosuid,noexec,nodev");
+        assert_eq!(opts(1), "nosuid,strictatime,mode=755,size=65536k");
+        assert_eq!(
+            opts(2),
+            "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5"
+        );
+        assert_eq!(opts(3), "nosuid,noexec,nodev,ro");
+        assert_eq!(opts(4), "ro,nosuid,noexec,nodev");
+        assert_eq!(opts(6), "nosuid,noexec,nodev,mode=1777,size=67108864");
+        assert_eq!(opts(7), "rbind,rprivate");
+        assert_eq!(
+            m[8].source().as_deref(),
+            Some(std::path::Path::new("/run/x/hostname"))
+        );
+    }
+
+    #[test]
+    fn absent_etc_files_are_not_mounted() {
+        let mut c = ctx();
+        c.etc_hosts = None;
+        c.etc_resolv_conf = None;
+        let spec = build(&image(), &RunOptions::default(), &c).unwrap();
+        let binds: Vec<_> = mounts(&spec)
+            .into_iter()
+            .filter(|m| m.typ().as_deref() == Some("bind"))
+            .map(|m| m.destination().clone())
+            .collect();
+        assert_eq!(binds, vec![PathBuf::from("/etc/hostname")]);
+    }
+
+    #[test]
+    fn read_only_root_and_ro_etc_binds() {
+        let opts = RunOptions {
+            read_only: true,
+            ..Default::default()
+        };
+        let spec = spec_with(&opts);
+        assert_eq!(spec.root().as_ref().unwrap().readonly(), Some(true));
+        for m in mounts(&spec)
+            .iter()
+            .filter(|m| m.typ().as_deref() == Some("bind"))
+        {
+            assert_eq!(
+                m.options().clone().unwrap_or_default(),
+                ["rbind", "ro", "rprivate"]
+            );
+        }
+    }
+
+    #[test]
+    fn masked_readonly_paths_devices_and_cgroup_rules() {
+        let spec = spec_with(&RunOptions::default());
+        let linux = spec.linux().as_ref().unwrap();
+        let masked = linux.masked_paths().clone().unwrap();
+        for p in [
+            "/proc/kcore",
+            "/proc/keys",
+            "/proc/timer_list",
+            "/proc/sched_debug",
+            "/sys/firmware",
+        ] {
+            assert!(masked.iter().any(|m| m == p), "{p} not masked");
+        }
+        assert_eq!(masked.len(), 12);
+        assert_eq!(
+            linux.readonly_paths().clone().unwrap(),
+            [
+                "/proc/bus",
+                "/proc/fs",
+                "/proc/irq",
+                "/proc/sys",
+                "/proc/sysrq-trigger"
+            ]
+        );
+        assert!(linux.devices().as_ref().is_none_or(Vec::is_empty));
+        let rules = linux
+            .resources()
+            .as_ref()
+            .and_then(|r| r.devices().clone())
+            .unwrap();
+        assert!(!rules[0].allow());
+        assert!(rules[1..].iter().all(|r| r.allow()));
+        assert!(linux.sysctl().as_ref().is_none_or(|s| s.is_empty()));
+    }
+
+    #[test]
+    fn build_propagates_docker_errors() {
+        let empty = ImageConfiguration::default();
+        let err = build(&empty, &RunOptions::default(), &ctx()).unwrap_err();
+        assert_eq!(err.to_string(), "no command specified");
+        let opts = RunOptions {
+            workdir: Some("relative".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            build(&image(), &opts, &ctx()),
+            Err(SpecError::InvalidWorkdir(_))
+        ));
+    }
+
+    #[test]
+    fn effective_user_prefers_flag_then_image() {
+        let mut img = ImageConfiguration::default();
+        img.set_config(Some(
+            ConfigBuilder::default().user("nobody").build().unwrap(),
+        ));
+        assert_eq!(effective_user(&img, &RunOptions::default()), "nobody");
+        let opts = RunOptions {
+            user: Some("1000:1000".into()),
+            ..Default::default()
+        };
+        assert_eq!(effective_user(&img, &opts), "1000:1000");
+        assert_eq!(
+            effective_user(&ImageConfiguration::default(), &RunOptions::default()),
+            ""
+        );
+    }
+
+    #[test]
+    fn spec_serializes_with_oci_names() {
+        let spec = spec_with(&RunOptions::default());
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(json["ociVersion"], "1.0.2");
+        assert_eq!(json["process"]["user"]["additionalGids"][1], 10);
+        assert_eq!(json["linux"]["maskedPaths"][0], "/proc/asound");
+        assert!(json["process"]["capabilities"]["bounding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "CAP_NET_BIND_SERVICE"));
+    }
+}

@@ -130,7 +130,7 @@ pub fn resolve_user(user: &str, passwd: &str, group: &str) -> Result<ResolvedUse
     } else if let Some(u) = matched {
         supplementary = groups
             .iter()
-            .filter(|g| g.members.iter().any(|m| *m == u.name))
+            .filter(|g| g.members.contains(&u.name))
             .map(|g| g.gid)
             .collect();
     }
