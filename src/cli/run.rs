@@ -313,18 +313,24 @@ impl Drop for Undo<'_> {
 }
 
 fn run_options(args: &RunArgs, cmd: Vec<String>) -> Result<RunOptions> {
+    let host = |k: &str| std::env::var(k).ok();
     let mut env = Vec::new();
     for f in &args.env_file {
         let text = fs::read_to_string(f).with_context(|| format!("open {}", f.display()))?;
-        env.extend(spec::parse_env_file(&text)?);
+        env.extend(spec::expand_env_args(&spec::parse_env_file(&text)?, host));
     }
-    env.extend(args.env.iter().cloned());
-    let env = spec::expand_env_args(&env, |k| std::env::var(k).ok());
+    // A bare `-e K` unset here stays bare: it removes K from the image's env, as in Docker.
+    env.extend(spec::expand_env_flags(&args.env, host));
+    // With the host's network the container has the host's name (Docker).
+    let hostname = match (&args.hostname, args.network) {
+        (None, Network::Host) => nix::unistd::gethostname().ok().map(|h| h.to_string_lossy().into_owned()),
+        (h, _) => h.clone(),
+    };
     Ok(RunOptions {
         env,
         workdir: args.workdir.clone(),
         user: args.user.clone(),
-        hostname: args.hostname.clone(),
+        hostname,
         entrypoint: args.entrypoint.clone(),
         cmd,
         network: match args.network {

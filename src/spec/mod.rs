@@ -1,17 +1,62 @@
 //! Docker semantics → OCI runtime spec. Pure functions, unit-tested without root.
 //!
-//! Placeholder: the spec helper replaces the bodies; the signatures are the contract.
+//! - [`args`]: ENTRYPOINT/CMD merging, environment, working directory, `--env-file`.
+//! - [`user`]: `USER[:GROUP]` resolution against the image's passwd/group text.
+//! - [`defaults`]: Docker's default mounts, capabilities, masked/read-only paths, device rules.
+//!
+//! `build` puts them together; the caller reads files (passwd, env files) and passes text in.
+
+pub mod args;
+pub mod defaults;
+pub mod resources;
+pub mod user;
+
+pub use args::{
+    expand_env_args, expand_env_flags, parse_env_file, process_args, process_env, working_dir,
+};
+pub use defaults::default_capabilities;
+pub use user::resolve_user;
 
 use oci_spec::image::ImageConfiguration;
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{
+    LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
+    LinuxResourcesBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+};
+use std::collections::HashSet;
 use std::path::PathBuf;
 
-pub mod resources;
+/// OCI runtime-spec version written into config.json.
+pub const OCI_VERSION: &str = "1.0.2";
+
+/// Longest hostname the kernel accepts (HOST_NAME_MAX).
+const HOST_NAME_MAX: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     #[error("{0}")]
     Invalid(String),
+    /// Neither ENTRYPOINT nor CMD (Docker's wording).
+    #[error("no command specified")]
+    NoCommand,
+    #[error("the working directory '{0}' is invalid, it needs to be an absolute path")]
+    InvalidWorkdir(String),
+    /// A `-e` entry with an empty name, e.g. `=value`.
+    #[error("invalid environment variable: {0}")]
+    InvalidEnv(String),
+    /// A malformed `--env-file` line (the message is Docker's).
+    #[error("{0}")]
+    EnvFile(String),
+    #[error("unable to find user {0}: no matching entries in passwd file")]
+    UnknownUser(String),
+    #[error("unable to find group {0}: no matching entries in group file")]
+    UnknownGroup(String),
+    #[error("uids and gids must be in range 0-2147483647")]
+    IdRange,
+    #[error("invalid hostname format: {0:?}")]
+    InvalidHostname(String),
+    /// oci-spec refused to build a value (should not happen with our inputs).
+    #[error("building the OCI spec: {0}")]
+    Oci(#[from] oci_spec::OciSpecError),
 }
 
 /// `--network`.
@@ -68,19 +113,6 @@ pub struct SpecContext {
     pub etc_resolv_conf: Option<PathBuf>,
 }
 
-/// ENTRYPOINT/CMD merging (Docker's rules). Empty result → error "no command specified".
-pub fn process_args(
-    _image: &ImageConfiguration,
-    _opts: &RunOptions,
-) -> Result<Vec<String>, SpecError> {
-    Err(SpecError::Invalid("not implemented".into()))
-}
-
-/// Resolve USER[:GROUP] (names or numbers) against passwd and group file contents.
-pub fn resolve_user(_user: &str, _passwd: &str, _group: &str) -> Result<ResolvedUser, SpecError> {
-    Err(SpecError::Invalid("not implemented".into()))
-}
-
 /// The effective USER: `--user` if given, else the image's User, else "" (root).
 pub fn effective_user(image: &ImageConfiguration, opts: &RunOptions) -> String {
     opts.user
@@ -89,13 +121,120 @@ pub fn effective_user(image: &ImageConfiguration, opts: &RunOptions) -> String {
         .unwrap_or_default()
 }
 
+/// The container's hostname: `--hostname` if given (and non-empty), else the first 12
+/// characters of the id, as Docker does. (Docker gives `--network host` containers the host's
+/// hostname; the CLI does that by passing it in `opts.hostname`, this module reads no files.)
+pub fn container_hostname(opts: &RunOptions, ctx: &SpecContext) -> Result<String, SpecError> {
+    match opts.hostname.as_deref().filter(|h| !h.is_empty()) {
+        Some(h) => {
+            validate_hostname(h)?;
+            Ok(h.to_string())
+        }
+        None => Ok(ctx.id.get(..12).unwrap_or(&ctx.id).to_string()),
+    }
+}
+
+/// A hostname the kernel will take: at most 64 bytes, no whitespace or control characters,
+/// no `/`.
+pub fn validate_hostname(h: &str) -> Result<(), SpecError> {
+    let bad = |c: char| c.is_whitespace() || c.is_control() || c == '/';
+    if h.is_empty() || h.len() > HOST_NAME_MAX || h.chars().any(bad) {
+        return Err(SpecError::InvalidHostname(h.to_string()));
+    }
+    Ok(())
+}
+
 /// Build the full OCI runtime spec.
+///
+/// Uses `ctx.user` (already resolved with [`resolve_user`] from [`effective_user`]) for the
+/// process user and HOME. Mounts: Docker's defaults, then binds of the /etc files given in
+/// `ctx` (read-only when the root is). Namespaces: pid, mount, uts, ipc, cgroup, and network
+/// unless `--network host`. Capabilities: Docker's 14 in bounding/effective/permitted, none
+/// inheritable or ambient. RLIMIT_NOFILE 1048576. `linux.devices` stays empty (the runtime
+/// always makes Docker's minimal /dev); the device cgroup allows just those devices.
 pub fn build(
-    _image: &ImageConfiguration,
-    _opts: &RunOptions,
-    _ctx: &SpecContext,
+    image: &ImageConfiguration,
+    opts: &RunOptions,
+    ctx: &SpecContext,
 ) -> Result<Spec, SpecError> {
-    Err(SpecError::Invalid("not implemented".into()))
+    let hostname = container_hostname(opts, ctx)?;
+    let args = process_args(image, opts)?;
+    let env = process_env(image, opts, &hostname, ctx.user.home.as_deref())?;
+    let cwd = working_dir(image, opts)?;
+
+    let caps: HashSet<_> = default_capabilities().into_iter().collect();
+    let capabilities = LinuxCapabilitiesBuilder::default()
+        .bounding(caps.clone())
+        .effective(caps.clone())
+        .permitted(caps)
+        .inheritable(HashSet::new())
+        .ambient(HashSet::new())
+        .build()?;
+    let user = UserBuilder::default()
+        .uid(ctx.user.uid)
+        .gid(ctx.user.gid)
+        .additional_gids(ctx.user.additional_gids.clone())
+        .build()?;
+    let process = ProcessBuilder::default()
+        .terminal(opts.tty)
+        .user(user)
+        .args(args)
+        .env(env)
+        .cwd(PathBuf::from(cwd))
+        .capabilities(capabilities)
+        .rlimits(defaults::default_rlimits()?)
+        .no_new_privileges(false)
+        .build()?;
+
+    let root = RootBuilder::default()
+        .path(ctx.rootfs.clone())
+        .readonly(opts.read_only)
+        .build()?;
+
+    let mut mounts = defaults::default_mounts();
+    for (source, dest) in [
+        (&ctx.etc_resolv_conf, "/etc/resolv.conf"),
+        (&ctx.etc_hostname, "/etc/hostname"),
+        (&ctx.etc_hosts, "/etc/hosts"),
+    ] {
+        if let Some(source) = source {
+            mounts.push(defaults::etc_bind(source.clone(), dest, opts.read_only));
+        }
+    }
+
+    let mut ns_types = vec![
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Mount,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Cgroup,
+    ];
+    if opts.network != NetworkMode::Host {
+        ns_types.push(LinuxNamespaceType::Network);
+    }
+    let namespaces = ns_types
+        .into_iter()
+        .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let resources = LinuxResourcesBuilder::default()
+        .devices(defaults::device_cgroup_rules()?)
+        .build()?;
+    let linux = LinuxBuilder::default()
+        .namespaces(namespaces)
+        .masked_paths(defaults::masked_paths())
+        .readonly_paths(defaults::readonly_paths())
+        .resources(resources)
+        .build()?;
+
+    Ok(SpecBuilder::default()
+        .version(OCI_VERSION)
+        .root(root)
+        .hostname(hostname)
+        .process(process)
+        .mounts(mounts)
+        .linux(linux)
+        .build()?)
 }
 
 /// Contents of /etc/hosts for a container with this hostname.
@@ -107,25 +246,321 @@ pub fn etc_hosts(hostname: &str) -> String {
     )
 }
 
-/// Docker's --env-file format (placeholder until the spec work lands).
-pub fn parse_env_file(contents: &str) -> Result<Vec<String>, SpecError> {
-    Ok(contents
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(String::from)
-        .collect())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::image::ConfigBuilder;
+    use oci_spec::runtime::{Capability, Mount};
 
-/// Bare `K` → `K=<host value>`, dropped if unset (placeholder until the spec work lands).
-pub fn expand_env_args(args: &[String], host: impl Fn(&str) -> Option<String>) -> Vec<String> {
-    args.iter()
-        .filter_map(|a| {
-            if a.contains('=') {
-                Some(a.clone())
-            } else {
-                host(a).map(|v| format!("{a}={v}"))
-            }
-        })
-        .collect()
+    const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn image() -> ImageConfiguration {
+        let mut img = ImageConfiguration::default();
+        img.set_config(Some(
+            ConfigBuilder::default()
+                .cmd(vec!["sh".to_string()])
+                .env(vec!["LANG=C".to_string()])
+                .working_dir("/srv")
+                .build()
+                .unwrap(),
+        ));
+        img
+    }
+
+    fn ctx() -> SpecContext {
+        SpecContext {
+            id: ID.to_string(),
+            rootfs: PathBuf::from("/var/lib/nsbox/containers/x/merged"),
+            user: ResolvedUser {
+                uid: 1000,
+                gid: 1000,
+                additional_gids: vec![1000, 10],
+                home: Some("/home/alice".into()),
+            },
+            etc_hostname: Some("/run/x/hostname".into()),
+            etc_hosts: Some("/run/x/hosts".into()),
+            etc_resolv_conf: Some("/run/x/resolv.conf".into()),
+        }
+    }
+
+    fn spec_with(opts: &RunOptions) -> Spec {
+        build(&image(), opts, &ctx()).unwrap()
+    }
+
+    fn ns_types(spec: &Spec) -> Vec<LinuxNamespaceType> {
+        spec.linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n.typ())
+            .collect()
+    }
+
+    fn mounts(spec: &Spec) -> Vec<Mount> {
+        spec.mounts().clone().unwrap_or_default()
+    }
+
+    #[test]
+    fn version_root_hostname_and_process_basics() {
+        let spec = spec_with(&RunOptions::default());
+        assert_eq!(spec.version(), "1.0.2");
+        let root = spec.root().as_ref().unwrap();
+        assert_eq!(root.path(), &ctx().rootfs);
+        assert_eq!(root.readonly(), Some(false));
+        assert_eq!(spec.hostname().as_deref(), Some("0123456789ab"));
+        let p = spec.process().as_ref().unwrap();
+        assert_eq!(p.terminal(), Some(false));
+        assert_eq!(p.args().as_deref(), Some(&["sh".to_string()][..]));
+        assert_eq!(p.cwd(), &PathBuf::from("/srv"));
+        assert_eq!(p.no_new_privileges(), Some(false));
+        assert_eq!((p.user().uid(), p.user().gid()), (1000, 1000));
+        assert_eq!(p.user().additional_gids().as_deref(), Some(&[1000, 10][..]));
+        let env = p.env().clone().unwrap();
+        assert!(env.contains(&"HOSTNAME=0123456789ab".to_string()));
+        assert!(env.contains(&"HOME=/home/alice".to_string()));
+        assert!(env.contains(&"LANG=C".to_string()));
+        let rl = p.rlimits().clone().unwrap();
+        assert_eq!(rl.len(), 1);
+        assert_eq!((rl[0].soft(), rl[0].hard()), (1_048_576, 1_048_576));
+    }
+
+    #[test]
+    fn hostname_flag_wins_and_is_validated() {
+        let opts = RunOptions {
+            hostname: Some("web1".into()),
+            tty: true,
+            ..Default::default()
+        };
+        let spec = spec_with(&opts);
+        assert_eq!(spec.hostname().as_deref(), Some("web1"));
+        let p = spec.process().as_ref().unwrap();
+        assert_eq!(p.terminal(), Some(true));
+        let env = p.env().clone().unwrap();
+        assert!(env.contains(&"HOSTNAME=web1".to_string()));
+        assert!(env.contains(&"TERM=xterm".to_string()));
+        let bad = RunOptions {
+            hostname: Some("a b".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            build(&image(), &bad, &ctx()),
+            Err(SpecError::InvalidHostname(_))
+        ));
+        assert!(validate_hostname(&"x".repeat(65)).is_err());
+        assert!(validate_hostname(&"x".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn capabilities_are_dockers_fourteen() {
+        let spec = spec_with(&RunOptions::default());
+        let caps = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .clone()
+            .unwrap();
+        let want: HashSet<Capability> = default_capabilities().into_iter().collect();
+        assert_eq!(want.len(), 14);
+        assert_eq!(caps.bounding().as_ref(), Some(&want));
+        assert_eq!(caps.effective().as_ref(), Some(&want));
+        assert_eq!(caps.permitted().as_ref(), Some(&want));
+        assert_eq!(caps.inheritable().as_ref().map(HashSet::len), Some(0));
+        assert_eq!(caps.ambient().as_ref().map(HashSet::len), Some(0));
+    }
+
+    #[test]
+    fn namespaces_private_network_by_default() {
+        let spec = spec_with(&RunOptions::default());
+        assert_eq!(
+            ns_types(&spec),
+            vec![
+                LinuxNamespaceType::Pid,
+                LinuxNamespaceType::Mount,
+                LinuxNamespaceType::Uts,
+                LinuxNamespaceType::Ipc,
+                LinuxNamespaceType::Cgroup,
+                LinuxNamespaceType::Network,
+            ]
+        );
+    }
+
+    #[test]
+    fn host_network_shares_the_net_namespace() {
+        let opts = RunOptions {
+            network: NetworkMode::Host,
+            ..Default::default()
+        };
+        let types = ns_types(&spec_with(&opts));
+        assert_eq!(types.len(), 5);
+        assert!(!types.contains(&LinuxNamespaceType::Network));
+    }
+
+    #[test]
+    fn default_mounts_in_docker_order_then_etc_binds() {
+        let spec = spec_with(&RunOptions::default());
+        let m = mounts(&spec);
+        let dests: Vec<_> = m
+            .iter()
+            .map(|m| m.destination().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            dests,
+            [
+                "/proc",
+                "/dev",
+                "/dev/pts",
+                "/sys",
+                "/sys/fs/cgroup",
+                "/dev/mqueue",
+                "/dev/shm",
+                "/etc/resolv.conf",
+                "/etc/hostname",
+                "/etc/hosts",
+            ]
+        );
+        let types: Vec<_> = m
+            .iter()
+            .map(|m| m.typ().clone().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "proc", "tmpfs", "devpts", "sysfs", "cgroup", "mqueue", "tmpfs", "bind", "bind",
+                "bind"
+            ]
+        );
+        let opts = |i: usize| m[i].options().clone().unwrap_or_default().join(",");
+        assert_eq!(opts(0), "nosuid,noexec,nodev");
+        assert_eq!(opts(1), "nosuid,strictatime,mode=755,size=65536k");
+        assert_eq!(
+            opts(2),
+            "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5"
+        );
+        assert_eq!(opts(3), "nosuid,noexec,nodev,ro");
+        assert_eq!(opts(4), "ro,nosuid,noexec,nodev");
+        assert_eq!(opts(6), "nosuid,noexec,nodev,mode=1777,size=67108864");
+        assert_eq!(opts(7), "rbind,rprivate");
+        assert_eq!(
+            m[8].source().as_deref(),
+            Some(std::path::Path::new("/run/x/hostname"))
+        );
+    }
+
+    #[test]
+    fn absent_etc_files_are_not_mounted() {
+        let mut c = ctx();
+        c.etc_hosts = None;
+        c.etc_resolv_conf = None;
+        let spec = build(&image(), &RunOptions::default(), &c).unwrap();
+        let binds: Vec<_> = mounts(&spec)
+            .into_iter()
+            .filter(|m| m.typ().as_deref() == Some("bind"))
+            .map(|m| m.destination().clone())
+            .collect();
+        assert_eq!(binds, vec![PathBuf::from("/etc/hostname")]);
+    }
+
+    #[test]
+    fn read_only_root_and_ro_etc_binds() {
+        let opts = RunOptions {
+            read_only: true,
+            ..Default::default()
+        };
+        let spec = spec_with(&opts);
+        assert_eq!(spec.root().as_ref().unwrap().readonly(), Some(true));
+        for m in mounts(&spec)
+            .iter()
+            .filter(|m| m.typ().as_deref() == Some("bind"))
+        {
+            assert_eq!(
+                m.options().clone().unwrap_or_default(),
+                ["rbind", "ro", "rprivate"]
+            );
+        }
+    }
+
+    #[test]
+    fn masked_readonly_paths_devices_and_cgroup_rules() {
+        let spec = spec_with(&RunOptions::default());
+        let linux = spec.linux().as_ref().unwrap();
+        let masked = linux.masked_paths().clone().unwrap();
+        for p in [
+            "/proc/kcore",
+            "/proc/keys",
+            "/proc/timer_list",
+            "/proc/sched_debug",
+            "/sys/firmware",
+        ] {
+            assert!(masked.iter().any(|m| m == p), "{p} not masked");
+        }
+        assert_eq!(masked.len(), 12);
+        assert_eq!(
+            linux.readonly_paths().clone().unwrap(),
+            [
+                "/proc/bus",
+                "/proc/fs",
+                "/proc/irq",
+                "/proc/sys",
+                "/proc/sysrq-trigger"
+            ]
+        );
+        assert!(linux.devices().as_ref().is_none_or(Vec::is_empty));
+        let rules = linux
+            .resources()
+            .as_ref()
+            .and_then(|r| r.devices().clone())
+            .unwrap();
+        assert!(!rules[0].allow());
+        assert!(rules[1..].iter().all(|r| r.allow()));
+        assert!(linux.sysctl().as_ref().is_none_or(|s| s.is_empty()));
+    }
+
+    #[test]
+    fn build_propagates_docker_errors() {
+        let empty = ImageConfiguration::default();
+        let err = build(&empty, &RunOptions::default(), &ctx()).unwrap_err();
+        assert_eq!(err.to_string(), "no command specified");
+        let opts = RunOptions {
+            workdir: Some("relative".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            build(&image(), &opts, &ctx()),
+            Err(SpecError::InvalidWorkdir(_))
+        ));
+    }
+
+    #[test]
+    fn effective_user_prefers_flag_then_image() {
+        let mut img = ImageConfiguration::default();
+        img.set_config(Some(
+            ConfigBuilder::default().user("nobody").build().unwrap(),
+        ));
+        assert_eq!(effective_user(&img, &RunOptions::default()), "nobody");
+        let opts = RunOptions {
+            user: Some("1000:1000".into()),
+            ..Default::default()
+        };
+        assert_eq!(effective_user(&img, &opts), "1000:1000");
+        assert_eq!(
+            effective_user(&ImageConfiguration::default(), &RunOptions::default()),
+            ""
+        );
+    }
+
+    #[test]
+    fn spec_serializes_with_oci_names() {
+        let spec = spec_with(&RunOptions::default());
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(json["ociVersion"], "1.0.2");
+        assert_eq!(json["process"]["user"]["additionalGids"][1], 10);
+        assert_eq!(json["linux"]["maskedPaths"][0], "/proc/asound");
+        assert!(json["process"]["capabilities"]["bounding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "CAP_NET_BIND_SERVICE"));
+    }
 }
