@@ -463,6 +463,11 @@ impl ImageStore {
                 layer_sizes,
                 manifest: plan.manifest.as_ref().map(|(h, _)| format!("sha256:{h}")),
             };
+            // The same image loaded again from a docker-save tar keeps the manifest it had.
+            let rec = match (&rec.manifest, self.read_record(&plan.config_hex, &tags)) {
+                (None, Ok(old)) => ImageRecord { manifest: old.manifest, ..rec },
+                _ => rec,
+            };
             let data = serde_json::to_vec_pretty(&rec).map_err(|e| ImageError::Other(e.to_string()))?;
             self.write_atomic(&self.db().join(format!("{}.json", plan.config_hex)), &data)?;
             for t in &plan.tags {
@@ -533,12 +538,13 @@ impl ImageStore {
             .iter()
             .filter_map(|h| self.read_record(h, &tags).ok())
             .collect();
-        let mut blobs = vec![hex];
-        blobs.extend(rec.manifest.as_deref().and_then(|m| digest::parse(m).ok()).map(String::from));
-        for b in blobs {
-            let used = others.iter().any(|o| o.hex() == b || o.manifest.as_deref() == Some(&format!("sha256:{b}")));
+        // Blobs: collect every one no remaining record names (also strays of a crashed load).
+        let blobs = self.blobs();
+        for e in fs::read_dir(&blobs).map_err(io_err(&blobs))?.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let used = others.iter().any(|o| o.hex() == name || o.manifest.as_deref() == Some(&format!("sha256:{name}")));
             if !used {
-                let _ = fs::remove_file(self.blobs().join(&b));
+                let _ = fs::remove_file(e.path());
             }
         }
         for d in &rec.diff_ids {
