@@ -319,7 +319,8 @@ impl ImageStore {
             .collect()
     }
 
-    /// Load every image in an OCI layout dir, OCI archive or docker-save tar.
+    /// Load every image in an OCI layout dir, OCI archive or docker-save tar. The returned
+    /// records carry the tags the archive set (`repo_tags`), as `docker load` reports them.
     pub fn load(&self, path: &Path, progress: bool) -> Result<Vec<ImageRecord>, ImageError> {
         let scratch = TempPath::new(&self.root.tmp(), "archive");
         let src = Source::open(path, &scratch.path)?;
@@ -476,7 +477,12 @@ impl ImageStore {
             ids.push(plan.config_hex.clone());
         }
         self.write_tags(&tags)?;
-        ids.iter().map(|h| self.read_record(h, &tags)).collect()
+        // Report the tags this load set (docker load prints those, not older ones).
+        let mut out = Vec::new();
+        for (h, plan) in ids.iter().zip(plans) {
+            out.push(ImageRecord { repo_tags: plan.tags.clone(), ..self.read_record(h, &tags)? });
+        }
+        Ok(out)
     }
 
     /// Whether a container's files under `<root>/containers/*/` mention this image id.

@@ -341,6 +341,9 @@ mod tests {
     fn header(kind: EntryType, size: u64) -> tar::Header {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(kind);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
         h.set_size(size);
         h.set_mode(0o644);
         h
