@@ -23,16 +23,32 @@ fn inspect(env: &Env, reference: &str) -> Value {
 
 fn dir_entries(p: &Path) -> Vec<String> {
     fs::read_dir(p)
-        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// Nothing half-loaded: no temp files, no records, no tags, no layer dirs.
 fn assert_store_clean(env: &Env) {
     let root = env.root();
-    assert_eq!(dir_entries(&root.join("tmp")), Vec::<String>::new(), "tmp not empty");
-    assert_eq!(dir_entries(&root.join("images/db")), Vec::<String>::new(), "image record left");
-    assert_eq!(dir_entries(&root.join("overlay")), Vec::<String>::new(), "layer dir left");
+    assert_eq!(
+        dir_entries(&root.join("tmp")),
+        Vec::<String>::new(),
+        "tmp not empty"
+    );
+    assert_eq!(
+        dir_entries(&root.join("images/db")),
+        Vec::<String>::new(),
+        "image record left"
+    );
+    assert_eq!(
+        dir_entries(&root.join("overlay")),
+        Vec::<String>::new(),
+        "layer dir left"
+    );
     assert_eq!(env.ok(&["images", "-q"]), "");
 }
 
@@ -40,7 +56,12 @@ fn assert_store_clean(env: &Env) {
 fn assert_fails(env: &Env, args: &[&str]) -> String {
     let out = env.nsbox(args);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(125), "nsbox {args:?}: stdout {} stderr {err}", stdout(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(125),
+        "nsbox {args:?}: stdout {} stderr {err}",
+        stdout(&out)
+    );
     assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err:?}");
     err
 }
@@ -57,7 +78,11 @@ fn raw_tar(entries: &[(&str, EntryType, &str, &[u8])]) -> Vec<u8> {
         h.set_gid(0);
         h.set_mtime(0);
         h.set_size(data.len() as u64);
-        h.set_mode(if *kind == EntryType::Directory { 0o755 } else { 0o644 });
+        h.set_mode(if *kind == EntryType::Directory {
+            0o755
+        } else {
+            0o644
+        });
         let gnu = h.as_gnu_mut().unwrap();
         gnu.name[..name.len()].copy_from_slice(name.as_bytes());
         gnu.linkname[..link.len()].copy_from_slice(link.as_bytes());
@@ -83,7 +108,11 @@ struct Layer {
 
 fn gz_layer(tar: Vec<u8>) -> Layer {
     let blob = gzip(&tar);
-    Layer { digest_hex: sha(&blob), diff_hex: sha(&tar), blob }
+    Layer {
+        digest_hex: sha(&blob),
+        diff_hex: sha(&tar),
+        blob,
+    }
 }
 
 fn config_for(layers: &[Layer]) -> Vec<u8> {
@@ -124,7 +153,10 @@ fn oci_archive(dir: &Path, layers: &[Layer]) -> PathBuf {
     }))
     .unwrap();
     let mut files = vec![
-        ("oci-layout".to_string(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+        (
+            "oci-layout".to_string(),
+            br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+        ),
         ("index.json".to_string(), index),
         (format!("blobs/sha256/{}", sha(&config)), config),
         (format!("blobs/sha256/{}", sha(&manifest)), manifest),
@@ -177,7 +209,11 @@ fn images_lists_and_resolves_references() {
     for col in ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"] {
         assert!(lines[0].contains(col), "{out}");
     }
-    let cols: Vec<&str> = lines[1].split("   ").map(str::trim).filter(|s| !s.is_empty()).collect();
+    let cols: Vec<&str> = lines[1]
+        .split("   ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     assert_eq!(cols[0], "busybox");
     assert_eq!(cols[1], "latest");
     assert_eq!(cols[2].len(), 12);
@@ -188,7 +224,14 @@ fn images_lists_and_resolves_references() {
 
     let id = inspect(&env, "busybox")["Id"].as_str().unwrap().to_string();
     let hex = id.trim_start_matches("sha256:");
-    for r in ["busybox:latest", "docker.io/library/busybox:latest", &id, hex, &hex[..12], &hex[..3]] {
+    for r in [
+        "busybox:latest",
+        "docker.io/library/busybox:latest",
+        &id,
+        hex,
+        &hex[..12],
+        &hex[..3],
+    ] {
         assert_eq!(inspect(&env, r)["Id"], id.as_str(), "{r}");
     }
     assert_eq!(env.ok(&["image", "ls", "-q"]).trim(), &hex[..12]);
@@ -199,7 +242,10 @@ fn inspect_shows_the_config() {
     let env = Env::with_busybox();
     let v = inspect(&env, "busybox");
     assert_eq!(v["Config"]["Cmd"], json!(["sh"]));
-    assert_eq!(v["Config"]["Env"], json!(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]));
+    assert_eq!(
+        v["Config"]["Env"],
+        json!(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+    );
     assert_eq!(v["Config"]["WorkingDir"], "/");
     assert_eq!(v["Architecture"], "amd64");
     assert_eq!(v["Os"], "linux");
@@ -210,7 +256,10 @@ fn inspect_shows_the_config() {
 }
 
 fn layer_diff(env: &Env, v: &Value, i: usize) -> PathBuf {
-    let d = v["RootFS"]["Layers"][i].as_str().unwrap().trim_start_matches("sha256:");
+    let d = v["RootFS"]["Layers"][i]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:");
     env.root().join("overlay").join(d).join("diff")
 }
 
@@ -232,16 +281,31 @@ fn whiteouts_become_overlay_whiteouts() {
     let top = layer_diff(&env, &v, 1);
     // Base layer: busybox, applets as relative symlinks, modes and owners kept.
     assert!(base.join("bin/busybox").is_file());
-    assert_eq!(fs::read_link(base.join("bin/sh")).unwrap(), PathBuf::from("busybox"));
-    assert_eq!(fs::symlink_metadata(base.join("tmp")).unwrap().mode() & 0o7777, 0o1777);
-    assert_eq!(fs::symlink_metadata(base.join("root")).unwrap().mode() & 0o7777, 0o700);
-    assert_eq!(fs::symlink_metadata(base.join("home/app")).unwrap().uid(), 1000);
+    assert_eq!(
+        fs::read_link(base.join("bin/sh")).unwrap(),
+        PathBuf::from("busybox")
+    );
+    assert_eq!(
+        fs::symlink_metadata(base.join("tmp")).unwrap().mode() & 0o7777,
+        0o1777
+    );
+    assert_eq!(
+        fs::symlink_metadata(base.join("root")).unwrap().mode() & 0o7777,
+        0o700
+    );
+    assert_eq!(
+        fs::symlink_metadata(base.join("home/app")).unwrap().uid(),
+        1000
+    );
     assert!(base.join("etc/motd").is_file());
     // Top layer: whiteout char device 0/0, opaque dir, no .wh. files.
     let motd = fs::symlink_metadata(top.join("etc/motd")).unwrap();
     assert!(motd.file_type().is_char_device());
     assert_eq!(motd.rdev(), 0);
-    assert_eq!(lgetxattr(&top.join("etc/skel-demo"), "trusted.overlay.opaque").as_deref(), Some(&b"y"[..]));
+    assert_eq!(
+        lgetxattr(&top.join("etc/skel-demo"), "trusted.overlay.opaque").as_deref(),
+        Some(&b"y"[..])
+    );
     assert!(top.join("etc/skel-demo/c").is_file());
     assert!(top.join("etc/nsbox-release").is_file());
     assert!(!top.join("etc/.wh.motd").exists());
@@ -276,19 +340,31 @@ fn rmi_of_one_tag_keeps_the_image() {
         let mut data = Vec::new();
         std::io::Read::read_to_end(&mut e, &mut data).unwrap();
         if name == "manifest.json" {
-            data = String::from_utf8(data).unwrap().replace("busybox:latest", "other:v2").into_bytes();
+            data = String::from_utf8(data)
+                .unwrap()
+                .replace("busybox:latest", "other:v2")
+                .into_bytes();
         }
         files.push((name, data));
     }
     let p = dir.path().join("other.tar");
     fs::write(&p, tar_of(&files)).unwrap();
-    assert_eq!(env.ok(&["load", "-i", p.to_str().unwrap()]), "Loaded image: other:v2\n");
-    let id = inspect(&env, "other:v2")["Id"].as_str().unwrap().to_string();
+    assert_eq!(
+        env.ok(&["load", "-i", p.to_str().unwrap()]),
+        "Loaded image: other:v2\n"
+    );
+    let id = inspect(&env, "other:v2")["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // By id with two tags: refused without -f.
     assert_fails(&env, &["rmi", &id]);
     assert_eq!(env.ok(&["rmi", "other:v2"]), "Untagged: other:v2\n");
     assert_eq!(env.ok(&["images", "-q"]).lines().count(), 1);
-    assert_eq!(env.ok(&["image", "rm", "-f", &id[7..19]]), format!("Untagged: busybox:latest\nDeleted: {id}\n"));
+    assert_eq!(
+        env.ok(&["image", "rm", "-f", &id[7..19]]),
+        format!("Untagged: busybox:latest\nDeleted: {id}\n")
+    );
     assert_store_clean(&env);
 }
 
@@ -311,13 +387,19 @@ fn import_rootfs_tar_and_tar_gz() {
         assert!(out.trim().starts_with("sha256:"), "{out}");
     }
     let v = inspect(&env, "mine:latest");
-    assert_eq!(v["RootFS"]["Layers"], json!([format!("sha256:{}", sha(&tar))]));
+    assert_eq!(
+        v["RootFS"]["Layers"],
+        json!([format!("sha256:{}", sha(&tar))])
+    );
     assert_eq!(v["Config"]["Cmd"], Value::Null);
     assert_eq!(v["Os"], "linux");
     assert_eq!(v["Size"], 6);
     let diff = layer_diff(&env, &v, 0);
     assert_eq!(fs::read(diff.join("etc/hello")).unwrap(), b"hello\n");
-    assert_eq!(fs::read_link(diff.join("bin")).unwrap(), PathBuf::from("usr/bin"));
+    assert_eq!(
+        fs::read_link(diff.join("bin")).unwrap(),
+        PathBuf::from("usr/bin")
+    );
     // Same layer, shared.
     assert_eq!(inspect(&env, "mine:gz")["RootFS"], v["RootFS"]);
     assert_eq!(dir_entries(&env.root().join("overlay")).len(), 1);
@@ -339,7 +421,11 @@ fn mkimage_is_reproducible() {
             .unwrap();
         assert!(st.status.success(), "{}", stderr(&st));
         let mut s = Vec::new();
-        for f in ["busybox-oci.tar", "busybox-docker.tar", "busybox-oci/index.json"] {
+        for f in [
+            "busybox-oci.tar",
+            "busybox-docker.tar",
+            "busybox-oci/index.json",
+        ] {
             s.push(sha(&fs::read(out.path().join(f)).unwrap()));
         }
         sums.push(s);
@@ -376,7 +462,11 @@ fn refuses_truncated_gzip() {
     let tar = raw_tar(&[("a", EntryType::Regular, "", &[7u8; 4096])]);
     let mut blob = gzip(&tar);
     blob.truncate(blob.len() / 2);
-    let l = Layer { digest_hex: sha(&blob), diff_hex: sha(&tar), blob };
+    let l = Layer {
+        digest_hex: sha(&blob),
+        diff_hex: sha(&tar),
+        blob,
+    };
     load_fails(&env, &oci_archive(dir.path(), &[l]));
 }
 
@@ -384,7 +474,12 @@ fn refuses_truncated_gzip() {
 fn refuses_dotdot_entry() {
     let env = Env::new();
     let dir = tempfile::tempdir().unwrap();
-    let l = gz_layer(raw_tar(&[("../../../../escaped", EntryType::Regular, "", b"x")]));
+    let l = gz_layer(raw_tar(&[(
+        "../../../../escaped",
+        EntryType::Regular,
+        "",
+        b"x",
+    )]));
     let err = load_fails(&env, &oci_archive(dir.path(), &[l]));
     assert!(err.contains(".."), "{err}");
 }
@@ -394,7 +489,12 @@ fn refuses_absolute_entry() {
     let env = Env::new();
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("abs-escape");
-    let l = gz_layer(raw_tar(&[(target.to_str().unwrap(), EntryType::Regular, "", b"x")]));
+    let l = gz_layer(raw_tar(&[(
+        target.to_str().unwrap(),
+        EntryType::Regular,
+        "",
+        b"x",
+    )]));
     let err = load_fails(&env, &oci_archive(dir.path(), &[l]));
     assert!(err.contains("absolute"), "{err}");
     assert!(!target.exists());
@@ -406,7 +506,12 @@ fn refuses_write_through_symlink() {
     let dir = tempfile::tempdir().unwrap();
     let outside = tempfile::tempdir().unwrap();
     let l = gz_layer(raw_tar(&[
-        ("link", EntryType::Symlink, outside.path().to_str().unwrap(), b""),
+        (
+            "link",
+            EntryType::Symlink,
+            outside.path().to_str().unwrap(),
+            b"",
+        ),
         ("link/pwned", EntryType::Regular, "", b"x"),
     ]));
     let err = load_fails(&env, &oci_archive(dir.path(), &[l]));
@@ -431,10 +536,18 @@ fn file_replaces_symlink_instead_of_writing_through() {
         ("f", EntryType::Symlink, victim.to_str().unwrap(), b""),
         ("f", EntryType::Regular, "", b"mine"),
     ]));
-    env.ok(&["load", "-q", "-i", oci_archive(dir.path(), &[l]).to_str().unwrap()]);
+    env.ok(&[
+        "load",
+        "-q",
+        "-i",
+        oci_archive(dir.path(), &[l]).to_str().unwrap(),
+    ]);
     assert!(!victim.exists());
     let v = inspect(&env, "hostile");
-    assert_eq!(fs::read(layer_diff(&env, &v, 0).join("f")).unwrap(), b"mine");
+    assert_eq!(
+        fs::read(layer_diff(&env, &v, 0).join("f")).unwrap(),
+        b"mine"
+    );
 }
 
 #[test]
@@ -448,7 +561,12 @@ fn refuses_hardlink_outside() {
         raw_tar(&[("h", EntryType::Link, secret.to_str().unwrap(), b"")]),
         raw_tar(&[("h", EntryType::Link, "../../../../../../etc/passwd", b"")]),
         raw_tar(&[
-            ("l", EntryType::Symlink, outside.path().to_str().unwrap(), b""),
+            (
+                "l",
+                EntryType::Symlink,
+                outside.path().to_str().unwrap(),
+                b"",
+            ),
             ("h", EntryType::Link, "l/secret", b""),
         ]),
     ] {
@@ -468,7 +586,11 @@ fn refuses_archive_without_manifest_or_index() {
     assert!(err.contains("manifest.json"), "{err}");
     // An index naming a manifest blob that is not there.
     let idx = json!({"schemaVersion": 2, "manifests": [{"digest": format!("sha256:{}", sha(b"x")), "size": 1}]});
-    fs::write(&p, tar_of(&[("index.json".into(), serde_json::to_vec(&idx).unwrap())])).unwrap();
+    fs::write(
+        &p,
+        tar_of(&[("index.json".into(), serde_json::to_vec(&idx).unwrap())]),
+    )
+    .unwrap();
     load_fails(&env, &p);
     // Not a tar at all; not there at all.
     fs::write(&p, b"garbage").unwrap();
@@ -481,14 +603,21 @@ fn refuses_docker_save_with_wrong_diff_id() {
     let env = Env::new();
     let dir = tempfile::tempdir().unwrap();
     let tar = raw_tar(&[("a", EntryType::Regular, "", b"a")]);
-    let l = Layer { blob: tar.clone(), digest_hex: sha(&tar), diff_hex: sha(b"not it") };
+    let l = Layer {
+        blob: tar.clone(),
+        digest_hex: sha(&tar),
+        diff_hex: sha(b"not it"),
+    };
     let config = config_for(&[l]);
     let manifest = json!([{"Config": format!("{}.json", sha(&config)), "RepoTags": ["bad:1"], "Layers": ["x/layer.tar"]}]);
     let p = dir.path().join("save.tar");
     fs::write(
         &p,
         tar_of(&[
-            ("manifest.json".into(), serde_json::to_vec(&manifest).unwrap()),
+            (
+                "manifest.json".into(),
+                serde_json::to_vec(&manifest).unwrap(),
+            ),
             (format!("{}.json", sha(&config)), config),
             ("x/layer.tar".into(), tar),
         ]),
@@ -501,7 +630,11 @@ fn refuses_docker_save_with_wrong_diff_id() {
 #[test]
 fn unknown_image_and_bad_flags() {
     let env = Env::new();
-    for args in [&["image", "inspect", "nope"][..], &["rmi", "nope"], &["image", "rm", "nope"]] {
+    for args in [
+        &["image", "inspect", "nope"][..],
+        &["rmi", "nope"],
+        &["image", "rm", "nope"],
+    ] {
         let err = assert_fails(&env, args);
         assert!(err.contains("No such image: nope"), "{err}");
     }

@@ -120,10 +120,20 @@ pub fn images(root: &DataRoot, args: ImagesArgs) -> anyhow::Result<()> {
     for rec in &list {
         let created = created_ago(rec, now);
         let size = human_size(rec.size);
-        let tags = if rec.repo_tags.is_empty() { vec!["<none>:<none>".to_string()] } else { rec.repo_tags.clone() };
+        let tags = if rec.repo_tags.is_empty() {
+            vec!["<none>:<none>".to_string()]
+        } else {
+            rec.repo_tags.clone()
+        };
         for t in tags {
             let (repo, tag) = split_tag(&t);
-            rows.push([repo.to_string(), tag.to_string(), short(&rec.id).to_string(), created.clone(), size.clone()]);
+            rows.push([
+                repo.to_string(),
+                tag.to_string(),
+                short(&rec.id).to_string(),
+                created.clone(),
+                size.clone(),
+            ]);
         }
     }
     print!("{}", table(&rows));
@@ -194,7 +204,12 @@ fn created_ago(rec: &ImageRecord, now: chrono::DateTime<chrono::Utc>) -> String 
     rec.created
         .as_deref()
         .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
-        .map(|t| format!("{} ago", human_duration((now - t.with_timezone(&chrono::Utc)).num_seconds())))
+        .map(|t| {
+            format!(
+                "{} ago",
+                human_duration((now - t.with_timezone(&chrono::Utc)).num_seconds())
+            )
+        })
         .unwrap_or_else(|| "N/A".to_string())
 }
 
@@ -233,7 +248,11 @@ fn human_size(size: u64) -> String {
         format!("{v:.2}")
     };
     // %g drops trailing zeros.
-    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
     format!("{s}{}", UNITS[i])
 }
 

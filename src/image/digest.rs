@@ -8,12 +8,18 @@ pub enum DigestError {
     #[error("invalid digest {0:?}: want sha256:<64 hex digits>")]
     Invalid(String),
     #[error("digest mismatch for {what}: expected sha256:{expected}, got sha256:{actual}")]
-    Mismatch { what: String, expected: String, actual: String },
+    Mismatch {
+        what: String,
+        expected: String,
+        actual: String,
+    },
 }
 
 /// Whether `s` is exactly 64 lowercase hex digits.
 pub fn is_hex64(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The hex part of "sha256:<hex>", validated (it becomes a file name, so it must be exact).
@@ -51,7 +57,11 @@ pub struct HashingReader<R> {
 
 impl<R: Read> HashingReader<R> {
     pub fn new(inner: R) -> Self {
-        HashingReader { inner, hasher: Sha256::new(), count: 0 }
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
     }
 
     /// Read the rest of the stream (tar padding, gzip trailers) so the hash covers all of it.

@@ -27,7 +27,10 @@ pub enum LoadError {
     #[error("no manifest.json or index.json: not an image archive or OCI layout")]
     NotAnImage,
     #[error("parse {what}: {source}")]
-    Json { what: String, source: serde_json::Error },
+    Json {
+        what: String,
+        source: serde_json::Error,
+    },
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
@@ -38,7 +41,10 @@ pub enum LoadError {
 pub enum Source {
     Dir(PathBuf),
     /// A tar read in place: name → (data offset, size).
-    Tar { path: PathBuf, index: HashMap<String, (u64, u64)> },
+    Tar {
+        path: PathBuf,
+        index: HashMap<String, (u64, u64)>,
+    },
 }
 
 /// Archive member names as clean relative paths ("./a//b" → "a/b"); `None` if they escape.
@@ -64,7 +70,10 @@ impl Source {
     /// A directory is an OCI layout; a file is a (possibly gzip-compressed) tar. A compressed
     /// archive is first decompressed to `scratch` (the caller's temp file, removed by it).
     pub fn open(path: &Path, scratch: &Path) -> Result<Source, LoadError> {
-        let open_err = |source| LoadError::Open { path: path.display().to_string(), source };
+        let open_err = |source| LoadError::Open {
+            path: path.display().to_string(),
+            source,
+        };
         let meta = std::fs::metadata(path).map_err(open_err)?;
         if meta.is_dir() {
             return Ok(Source::Dir(path.to_path_buf()));
@@ -74,16 +83,26 @@ impl Source {
         let n = f.read(&mut head).map_err(open_err)?;
         let tar_path = match unpack::detect(&head[..n]) {
             Compression::Gzip => {
-                let arch_err = |source| LoadError::Archive { path: path.display().to_string(), source };
+                let arch_err = |source| LoadError::Archive {
+                    path: path.display().to_string(),
+                    source,
+                };
                 f.seek(SeekFrom::Start(0)).map_err(arch_err)?;
                 let mut out = File::create(scratch).map_err(arch_err)?;
                 io::copy(&mut flate2::read::MultiGzDecoder::new(f), &mut out).map_err(arch_err)?;
                 scratch.to_path_buf()
             }
-            Compression::Zstd => return Err(LoadError::Invalid("zstd-compressed archives are not supported".into())),
+            Compression::Zstd => {
+                return Err(LoadError::Invalid(
+                    "zstd-compressed archives are not supported".into(),
+                ))
+            }
             Compression::None => path.to_path_buf(),
         };
-        Ok(Source::Tar { index: index_tar(&tar_path)?, path: tar_path })
+        Ok(Source::Tar {
+            index: index_tar(&tar_path)?,
+            path: tar_path,
+        })
     }
 
     fn exists(&self, name: &str) -> bool {
@@ -100,16 +119,25 @@ impl Source {
             Source::Dir(d) => {
                 let p = d.join(&clean_name);
                 // A layout dir is trusted no more than an archive: no symlinks out of it.
-                let m = std::fs::symlink_metadata(&p).map_err(|_| LoadError::Missing(name.to_string()))?;
+                let m = std::fs::symlink_metadata(&p)
+                    .map_err(|_| LoadError::Missing(name.to_string()))?;
                 if !m.is_file() {
                     return Err(LoadError::Missing(name.to_string()));
                 }
-                let f = File::open(&p).map_err(|source| LoadError::Open { path: p.display().to_string(), source })?;
+                let f = File::open(&p).map_err(|source| LoadError::Open {
+                    path: p.display().to_string(),
+                    source,
+                })?;
                 Ok(Box::new(f))
             }
             Source::Tar { path, index } => {
-                let &(pos, size) = index.get(&clean_name).ok_or_else(|| LoadError::Missing(name.to_string()))?;
-                let arch_err = |source| LoadError::Archive { path: path.display().to_string(), source };
+                let &(pos, size) = index
+                    .get(&clean_name)
+                    .ok_or_else(|| LoadError::Missing(name.to_string()))?;
+                let arch_err = |source| LoadError::Archive {
+                    path: path.display().to_string(),
+                    source,
+                };
                 let mut f = File::open(path).map_err(arch_err)?;
                 f.seek(SeekFrom::Start(pos)).map_err(arch_err)?;
                 Ok(Box::new(f.take(size)))
@@ -123,7 +151,10 @@ impl Source {
         self.open_member(name)?
             .take(MAX_JSON + 1)
             .read_to_end(&mut buf)
-            .map_err(|source| LoadError::Archive { path: name.to_string(), source })?;
+            .map_err(|source| LoadError::Archive {
+                path: name.to_string(),
+                source,
+            })?;
         if buf.len() as u64 > MAX_JSON {
             return Err(LoadError::Invalid(format!("{name}: too large")));
         }
@@ -141,7 +172,10 @@ impl Source {
 
 /// Index a tar: regular members by offset; symlinks and hardlinks resolved to their target.
 fn index_tar(path: &Path) -> Result<HashMap<String, (u64, u64)>, LoadError> {
-    let arch_err = |source| LoadError::Archive { path: path.display().to_string(), source };
+    let arch_err = |source| LoadError::Archive {
+        path: path.display().to_string(),
+        source,
+    };
     let f = File::open(path).map_err(arch_err)?;
     let mut archive = tar::Archive::new(io::BufReader::new(f));
     let mut index = HashMap::new();
@@ -149,13 +183,17 @@ fn index_tar(path: &Path) -> Result<HashMap<String, (u64, u64)>, LoadError> {
     for entry in archive.entries().map_err(arch_err)? {
         let entry = entry.map_err(arch_err)?;
         let raw = entry.path_bytes();
-        let Some(name) = clean(&String::from_utf8_lossy(&raw)) else { continue };
+        let Some(name) = clean(&String::from_utf8_lossy(&raw)) else {
+            continue;
+        };
         match entry.header().entry_type() {
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 index.insert(name, (entry.raw_file_position(), entry.size()));
             }
             kind @ (tar::EntryType::Symlink | tar::EntryType::Link) => {
-                let target = entry.link_name_bytes().map(|t| String::from_utf8_lossy(&t).into_owned());
+                let target = entry
+                    .link_name_bytes()
+                    .map(|t| String::from_utf8_lossy(&t).into_owned());
                 let Some(target) = target else { continue };
                 // Docker dedupes identical layers with relative symlinks; hardlinks are archive-rooted.
                 let full = if kind == tar::EntryType::Symlink {
@@ -244,7 +282,10 @@ struct DockerEntry {
 }
 
 fn parse<'a, T: Deserialize<'a>>(what: &str, data: &'a [u8]) -> Result<T, LoadError> {
-    serde_json::from_slice(data).map_err(|source| LoadError::Json { what: what.to_string(), source })
+    serde_json::from_slice(data).map_err(|source| LoadError::Json {
+        what: what.to_string(),
+        source,
+    })
 }
 
 /// Find the images in a source. `manifest.json` wins over `index.json`, as in docker load.
@@ -283,13 +324,28 @@ fn docker_plans(src: &Source) -> Result<Vec<ImagePlan>, LoadError> {
             .iter()
             .zip(diff_ids)
             .map(|(member, diff_hex)| LayerPlan {
-                blob_hex: member.strip_prefix("blobs/sha256/").filter(|h| digest::is_hex64(h)).map(String::from),
+                blob_hex: member
+                    .strip_prefix("blobs/sha256/")
+                    .filter(|h| digest::is_hex64(h))
+                    .map(String::from),
                 member: member.clone(),
                 diff_hex,
             })
             .collect();
-        let tags = e.repo_tags.unwrap_or_default().iter().filter_map(|t| super::store::normalize(t)).collect();
-        out.push(ImagePlan { config_hex, config_bytes, config, manifest: None, layers, tags });
+        let tags = e
+            .repo_tags
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|t| super::store::normalize(t))
+            .collect();
+        out.push(ImagePlan {
+            config_hex,
+            config_bytes,
+            config,
+            manifest: None,
+            layers,
+            tags,
+        });
     }
     Ok(out)
 }
@@ -301,7 +357,12 @@ fn hex_in_name(name: &str) -> Option<String> {
 }
 
 fn diff_hexes(config: &ImageConfiguration) -> Result<Vec<String>, LoadError> {
-    config.rootfs().diff_ids().iter().map(|d| Ok(digest::parse(d)?.to_string())).collect()
+    config
+        .rootfs()
+        .diff_ids()
+        .iter()
+        .map(|d| Ok(digest::parse(d)?.to_string()))
+        .collect()
 }
 
 const INDEX_TYPES: [&str; 2] = [
@@ -329,7 +390,11 @@ fn oci_plans(src: &Source) -> Result<Vec<ImagePlan>, LoadError> {
             let pick = nested
                 .manifests
                 .iter()
-                .find(|d| d.platform.as_ref().is_some_and(|p| p.os == "linux" && p.architecture == "amd64"))
+                .find(|d| {
+                    d.platform
+                        .as_ref()
+                        .is_some_and(|p| p.os == "linux" && p.architecture == "amd64")
+                })
                 .or(nested.manifests.first())
                 .ok_or_else(|| LoadError::Invalid(format!("{desc_digest}: empty index")))?;
             desc_digest = pick.digest.clone();
@@ -350,7 +415,11 @@ fn oci_plans(src: &Source) -> Result<Vec<ImagePlan>, LoadError> {
         let mut layers = Vec::new();
         for (l, diff_hex) in manifest.layers.iter().zip(diff_ids) {
             let hex = digest::parse(&l.digest)?.to_string();
-            layers.push(LayerPlan { member: format!("blobs/sha256/{hex}"), blob_hex: Some(hex), diff_hex });
+            layers.push(LayerPlan {
+                member: format!("blobs/sha256/{hex}"),
+                blob_hex: Some(hex),
+                diff_hex,
+            });
         }
         out.push(ImagePlan {
             config_hex,
@@ -367,13 +436,19 @@ fn oci_plans(src: &Source) -> Result<Vec<ImagePlan>, LoadError> {
 /// The name an OCI index entry carries: containerd's full name, else a ref.name that is a
 /// full reference ("busybox:latest"); a bare tag ("latest") names no repository.
 fn tags_of(desc: &Descriptor) -> Vec<String> {
-    let full = desc.annotations.get("io.containerd.image.name").cloned().or_else(|| {
-        desc.annotations
-            .get("org.opencontainers.image.ref.name")
-            .filter(|r| r.contains(':') || r.contains('/'))
-            .cloned()
-    });
-    full.and_then(|r| super::store::normalize(&r)).into_iter().collect()
+    let full = desc
+        .annotations
+        .get("io.containerd.image.name")
+        .cloned()
+        .or_else(|| {
+            desc.annotations
+                .get("org.opencontainers.image.ref.name")
+                .filter(|r| r.contains(':') || r.contains('/'))
+                .cloned()
+        });
+    full.and_then(|r| super::store::normalize(&r))
+        .into_iter()
+        .collect()
 }
 
 #[cfg(test)]

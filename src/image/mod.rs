@@ -16,4 +16,6 @@ mod store;
 mod unpack;
 mod whiteout;
 
+// Part of the contract for run/storage, which do not call all of it yet.
+#[allow(unused_imports)]
 pub use store::{normalize, short, ImageError, ImageRecord, ImageStore, Removed};

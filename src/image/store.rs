@@ -33,14 +33,19 @@ pub enum ImageError {
     Ambiguous(String),
     #[error("conflict: unable to delete {0} (must be forced) - image is referenced in multiple repositories")]
     MultipleTags(String),
-    #[error("conflict: unable to remove {0} (must be forced) - image is being used by a container")]
+    #[error(
+        "conflict: unable to remove {0} (must be forced) - image is being used by a container"
+    )]
     InUse(String),
     #[error("layer {0} is missing from the store")]
     LayerMissing(String),
     #[error("{path}: {source}")]
     Io { path: String, source: io::Error },
     #[error("corrupt store file {path}: {source}")]
-    Corrupt { path: String, source: serde_json::Error },
+    Corrupt {
+        path: String,
+        source: serde_json::Error,
+    },
     #[error("layer {member}: {source}")]
     Layer { member: String, source: UnpackError },
     #[error(transparent)]
@@ -52,7 +57,10 @@ pub enum ImageError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ImageError + '_ {
-    move |source| ImageError::Io { path: path.display().to_string(), source }
+    move |source| ImageError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// One image as the store knows it.
@@ -108,11 +116,19 @@ pub fn normalize(reference: &str) -> Option<String> {
     }
     let last_slash = reference.rfind('/').map(|i| i + 1).unwrap_or(0);
     let (name, tag) = match reference[last_slash..].rfind(':') {
-        Some(i) => (&reference[..last_slash + i], &reference[last_slash + i + 1..]),
+        Some(i) => (
+            &reference[..last_slash + i],
+            &reference[last_slash + i + 1..],
+        ),
         None => (reference, "latest"),
     };
     let mut name = name;
-    for prefix in ["docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/"] {
+    for prefix in [
+        "docker.io/library/",
+        "index.docker.io/library/",
+        "docker.io/",
+        "index.docker.io/",
+    ] {
         if let Some(rest) = name.strip_prefix(prefix) {
             name = rest;
             break;
@@ -121,20 +137,27 @@ pub fn normalize(reference: &str) -> Option<String> {
     let tag_ok = !tag.is_empty()
         && tag.len() <= 128
         && !tag.starts_with(['.', '-'])
-        && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
     // The first component may be a registry host with a port; the rest is lowercase.
     let (host, path) = match name.split_once('/') {
         Some((h, p)) if h.contains(['.', ':']) || h == "localhost" => (Some(h), p),
         _ => (None, name),
     };
     let host_ok = host.is_none_or(|h| {
-        !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:".contains(&b))
+        !h.is_empty()
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:".contains(&b))
     });
     let path_ok = !path.is_empty()
         && path.split('/').all(|c| {
             !c.is_empty()
-                && c.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-                && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+                && c.bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                && c.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
         });
     (tag_ok && host_ok && path_ok).then(|| format!("{name}:{tag}"))
 }
@@ -152,8 +175,15 @@ impl TempPath {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        let name = format!("{prefix}-{}-{nanos}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-        TempPath { path: tmp.join(name), keep: false }
+        let name = format!(
+            "{prefix}-{}-{nanos}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        TempPath {
+            path: tmp.join(name),
+            keep: false,
+        }
     }
 }
 
@@ -182,7 +212,13 @@ pub struct ImageStore {
 impl ImageStore {
     pub fn open(root: &DataRoot) -> Result<Self, ImageError> {
         let s = ImageStore { root: root.clone() };
-        for d in [s.blobs(), s.db(), s.layers_meta(), root.tmp(), root.overlay()] {
+        for d in [
+            s.blobs(),
+            s.db(),
+            s.layers_meta(),
+            root.tmp(),
+            root.overlay(),
+        ] {
             fs::create_dir_all(&d).map_err(io_err(&d))?;
         }
         Ok(s)
@@ -203,7 +239,12 @@ impl ImageStore {
 
     fn lock(&self) -> Result<Flock<File>, ImageError> {
         let p = self.root.images().join("lock");
-        let f = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&p).map_err(io_err(&p))?;
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .map_err(io_err(&p))?;
         Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| io_err(&p)(e.into()))
     }
 
@@ -212,15 +253,19 @@ impl ImageStore {
         let dir = path.parent().unwrap_or(Path::new("."));
         let tmp = TempPath::new(dir, ".tmp");
         let mut f = File::create(&tmp.path).map_err(io_err(&tmp.path))?;
-        f.write_all(data).and_then(|()| f.sync_all()).map_err(io_err(&tmp.path))?;
+        f.write_all(data)
+            .and_then(|()| f.sync_all())
+            .map_err(io_err(&tmp.path))?;
         fs::rename(&tmp.path, path).map_err(io_err(path))
     }
 
     fn read_tags(&self) -> Result<BTreeMap<String, String>, ImageError> {
         let p = self.tags_file();
         match fs::read(&p) {
-            Ok(data) => serde_json::from_slice(&data)
-                .map_err(|source| ImageError::Corrupt { path: p.display().to_string(), source }),
+            Ok(data) => serde_json::from_slice(&data).map_err(|source| ImageError::Corrupt {
+                path: p.display().to_string(),
+                source,
+            }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(BTreeMap::new()),
             Err(e) => Err(io_err(&p)(e)),
         }
@@ -247,15 +292,26 @@ impl ImageStore {
         Ok(out)
     }
 
-    fn read_record(&self, hex: &str, tags: &BTreeMap<String, String>) -> Result<ImageRecord, ImageError> {
+    fn read_record(
+        &self,
+        hex: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<ImageRecord, ImageError> {
         let p = self.db().join(format!("{hex}.json"));
         let data = fs::read(&p).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => ImageError::NotFound(format!("sha256:{hex}")),
             _ => io_err(&p)(e),
         })?;
         let mut rec: ImageRecord =
-            serde_json::from_slice(&data).map_err(|source| ImageError::Corrupt { path: p.display().to_string(), source })?;
-        rec.repo_tags = tags.iter().filter(|(_, id)| **id == rec.id).map(|(t, _)| t.clone()).collect();
+            serde_json::from_slice(&data).map_err(|source| ImageError::Corrupt {
+                path: p.display().to_string(),
+                source,
+            })?;
+        rec.repo_tags = tags
+            .iter()
+            .filter(|(_, id)| **id == rec.id)
+            .map(|(t, _)| t.clone())
+            .collect();
         Ok(rec)
     }
 
@@ -282,9 +338,14 @@ impl ImageStore {
             return self.read_record(digest::parse(id)?, &tags);
         }
         let prefix = reference.strip_prefix("sha256:").unwrap_or(reference);
-        if !prefix.is_empty() && prefix.len() <= 64 && prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !prefix.is_empty() && prefix.len() <= 64 && prefix.bytes().all(|b| b.is_ascii_hexdigit())
+        {
             let prefix = prefix.to_ascii_lowercase();
-            let hits: Vec<String> = self.record_hexes()?.into_iter().filter(|h| h.starts_with(&prefix)).collect();
+            let hits: Vec<String> = self
+                .record_hexes()?
+                .into_iter()
+                .filter(|h| h.starts_with(&prefix))
+                .collect();
             match hits.as_slice() {
                 [one] => return self.read_record(one, &tags),
                 [] => {}
@@ -299,12 +360,17 @@ impl ImageStore {
         fs::read(&p).map_err(io_err(&p))
     }
 
+    #[allow(dead_code)] // contract: used by `run` (spec::build) once it lands
     pub fn config(&self, img: &ImageRecord) -> Result<ImageConfiguration, ImageError> {
         let data = self.config_bytes(img)?;
-        serde_json::from_slice(&data).map_err(|source| ImageError::Corrupt { path: img.id.clone(), source })
+        serde_json::from_slice(&data).map_err(|source| ImageError::Corrupt {
+            path: img.id.clone(),
+            source,
+        })
     }
 
     /// The unpacked layer dirs, bottom first.
+    #[allow(dead_code)] // contract: used by storage::overlay once it lands
     pub fn layer_dirs(&self, img: &ImageRecord) -> Result<Vec<PathBuf>, ImageError> {
         img.diff_ids
             .iter()
@@ -328,7 +394,9 @@ impl ImageStore {
         let total = plans.iter().map(|p| p.layers.len() as u64).sum();
         let bar = progress.then(|| {
             let bar = indicatif::ProgressBar::new(total);
-            if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} layers") {
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} layers")
+            {
                 bar.set_style(style.progress_chars("=> "));
             }
             bar
@@ -357,14 +425,21 @@ impl ImageStore {
 
     /// `docker import`: a rootfs tar (plain or gzip) as a one-layer image named `reference`.
     pub fn import(&self, path: &Path, reference: &str) -> Result<ImageRecord, ImageError> {
-        let tag = normalize(reference).ok_or_else(|| ImageError::InvalidReference(reference.to_string()))?;
+        let tag = normalize(reference)
+            .ok_or_else(|| ImageError::InvalidReference(reference.to_string()))?;
         let f = File::open(path).map_err(io_err(path))?;
         let dir = TempPath::new(&self.root.tmp(), "layer");
         let diff = dir.path.join("diff");
-        fs::create_dir(&dir.path).and_then(|()| fs::create_dir(&diff)).map_err(io_err(&dir.path))?;
+        fs::create_dir(&dir.path)
+            .and_then(|()| fs::create_dir(&diff))
+            .map_err(io_err(&dir.path))?;
         let member = path.display().to_string();
-        let u = unpack::unpack_layer(io::BufReader::new(f), &diff)
-            .map_err(|source| ImageError::Layer { member: member.clone(), source })?;
+        let u = unpack::unpack_layer(io::BufReader::new(f), &diff).map_err(|source| {
+            ImageError::Layer {
+                member: member.clone(),
+                source,
+            }
+        })?;
         let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         let config_json = json!({
             "architecture": "amd64",
@@ -374,15 +449,23 @@ impl ImageStore {
             "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", u.diff_hex)]},
             "history": [{"created": created, "created_by": "nsbox import"}],
         });
-        let config_bytes = serde_json::to_vec(&config_json).map_err(|e| ImageError::Other(e.to_string()))?;
-        let config: ImageConfiguration = serde_json::from_slice(&config_bytes)
-            .map_err(|source| ImageError::Corrupt { path: "import config".into(), source })?;
+        let config_bytes =
+            serde_json::to_vec(&config_json).map_err(|e| ImageError::Other(e.to_string()))?;
+        let config: ImageConfiguration =
+            serde_json::from_slice(&config_bytes).map_err(|source| ImageError::Corrupt {
+                path: "import config".into(),
+                source,
+            })?;
         let plan = ImagePlan {
             config_hex: digest::sha256_hex(&config_bytes),
             config_bytes,
             config,
             manifest: None,
-            layers: vec![LayerPlan { member, blob_hex: None, diff_hex: u.diff_hex.clone() }],
+            layers: vec![LayerPlan {
+                member,
+                blob_hex: None,
+                diff_hex: u.diff_hex.clone(),
+            }],
             tags: vec![tag],
         };
         let mut staged = HashMap::new();
@@ -390,7 +473,8 @@ impl ImageStore {
             staged.insert(u.diff_hex.clone(), Staged { dir, size: u.size });
         }
         let mut recs = self.commit(&[plan], staged)?;
-        recs.pop().ok_or_else(|| ImageError::Other("import produced no image".into()))
+        recs.pop()
+            .ok_or_else(|| ImageError::Other("import produced no image".into()))
     }
 
     fn layer_present(&self, hex: &str) -> bool {
@@ -401,13 +485,21 @@ impl ImageStore {
     fn stage_layer(&self, reader: impl io::Read, layer: &LayerPlan) -> Result<Staged, ImageError> {
         let dir = TempPath::new(&self.root.tmp(), "layer");
         let diff = dir.path.join("diff");
-        fs::create_dir(&dir.path).and_then(|()| fs::create_dir(&diff)).map_err(io_err(&dir.path))?;
-        let u = unpack::unpack_layer(reader, &diff)
-            .map_err(|source| ImageError::Layer { member: layer.member.clone(), source })?;
+        fs::create_dir(&dir.path)
+            .and_then(|()| fs::create_dir(&diff))
+            .map_err(io_err(&dir.path))?;
+        let u = unpack::unpack_layer(reader, &diff).map_err(|source| ImageError::Layer {
+            member: layer.member.clone(),
+            source,
+        })?;
         if let Some(blob) = &layer.blob_hex {
             digest::check(&layer.member, blob, &u.blob_hex)?;
         }
-        digest::check(&format!("diff_id of {}", layer.member), &layer.diff_hex, &u.diff_hex)?;
+        digest::check(
+            &format!("diff_id of {}", layer.member),
+            &layer.diff_hex,
+            &u.diff_hex,
+        )?;
         Ok(Staged { dir, size: u.size })
     }
 
@@ -429,7 +521,11 @@ impl ImageStore {
     }
 
     /// Under the lock: move staged layers into place, then write blobs, records and tags.
-    fn commit(&self, plans: &[ImagePlan], staged: HashMap<String, Staged>) -> Result<Vec<ImageRecord>, ImageError> {
+    fn commit(
+        &self,
+        plans: &[ImagePlan],
+        staged: HashMap<String, Staged>,
+    ) -> Result<Vec<ImageRecord>, ImageError> {
         let _lock = self.lock()?;
         for (hex, mut s) in staged {
             let dest = self.root.layer_dir(&hex);
@@ -438,8 +534,9 @@ impl ImageStore {
             }
             fs::rename(&s.dir.path, &dest).map_err(io_err(&dest))?;
             s.dir.keep = true;
-            let meta = serde_json::to_vec(&json!({"diff_id": format!("sha256:{hex}"), "size": s.size}))
-                .map_err(|e| ImageError::Other(e.to_string()))?;
+            let meta =
+                serde_json::to_vec(&json!({"diff_id": format!("sha256:{hex}"), "size": s.size}))
+                    .map_err(|e| ImageError::Other(e.to_string()))?;
             self.write_atomic(&self.layers_meta().join(format!("{hex}.json")), &meta)?;
         }
         let mut tags = self.read_tags()?;
@@ -454,11 +551,19 @@ impl ImageStore {
             if let Some((hex, data)) = &plan.manifest {
                 self.write_blob(hex, data)?;
             }
-            let layer_sizes: Vec<u64> = plan.layers.iter().map(|l| self.layer_size(&l.diff_hex)).collect();
+            let layer_sizes: Vec<u64> = plan
+                .layers
+                .iter()
+                .map(|l| self.layer_size(&l.diff_hex))
+                .collect();
             let rec = ImageRecord {
                 id: format!("sha256:{}", plan.config_hex),
                 repo_tags: Vec::new(),
-                diff_ids: plan.layers.iter().map(|l| format!("sha256:{}", l.diff_hex)).collect(),
+                diff_ids: plan
+                    .layers
+                    .iter()
+                    .map(|l| format!("sha256:{}", l.diff_hex))
+                    .collect(),
                 created: plan.config.created().clone(),
                 size: layer_sizes.iter().sum(),
                 layer_sizes,
@@ -466,10 +571,14 @@ impl ImageStore {
             };
             // The same image loaded again from a docker-save tar keeps the manifest it had.
             let rec = match (&rec.manifest, self.read_record(&plan.config_hex, &tags)) {
-                (None, Ok(old)) => ImageRecord { manifest: old.manifest, ..rec },
+                (None, Ok(old)) => ImageRecord {
+                    manifest: old.manifest,
+                    ..rec
+                },
                 _ => rec,
             };
-            let data = serde_json::to_vec_pretty(&rec).map_err(|e| ImageError::Other(e.to_string()))?;
+            let data =
+                serde_json::to_vec_pretty(&rec).map_err(|e| ImageError::Other(e.to_string()))?;
             self.write_atomic(&self.db().join(format!("{}.json", plan.config_hex)), &data)?;
             for t in &plan.tags {
                 tags.insert(t.clone(), rec.id.clone());
@@ -480,7 +589,10 @@ impl ImageStore {
         // Report the tags this load set (docker load prints those, not older ones).
         let mut out = Vec::new();
         for (h, plan) in ids.iter().zip(plans) {
-            out.push(ImageRecord { repo_tags: plan.tags.clone(), ..self.read_record(h, &tags)? });
+            out.push(ImageRecord {
+                repo_tags: plan.tags.clone(),
+                ..self.read_record(h, &tags)?
+            });
         }
         Ok(out)
     }
@@ -488,11 +600,13 @@ impl ImageStore {
     /// Whether a container's files under `<root>/containers/*/` mention this image id.
     /// A seam: the container code may replace this with a proper state lookup.
     fn used_by_container(&self, id: &str) -> bool {
-        let Ok(dirs) = fs::read_dir(self.root.containers()) else { return false };
+        let Ok(dirs) = fs::read_dir(self.root.containers()) else {
+            return false;
+        };
         dirs.flatten().any(|d| {
-            ["container.json", "config.json", "state.json"].iter().any(|f| {
-                fs::read_to_string(d.path().join(f)).is_ok_and(|s| s.contains(id))
-            })
+            ["container.json", "config.json", "state.json"]
+                .iter()
+                .any(|f| fs::read_to_string(d.path().join(f)).is_ok_and(|s| s.contains(id)))
         })
     }
 
@@ -506,7 +620,11 @@ impl ImageStore {
             Some(n) => tags[n].clone(),
             None => self.resolve(reference)?.id,
         };
-        let own_tags: Vec<String> = tags.iter().filter(|(_, v)| **v == id).map(|(k, _)| k.clone()).collect();
+        let own_tags: Vec<String> = tags
+            .iter()
+            .filter(|(_, v)| **v == id)
+            .map(|(k, _)| k.clone())
+            .collect();
         let untag: Vec<String> = match &by_tag {
             Some(n) => vec![n.clone()],
             None if own_tags.len() > 1 && !force => {
@@ -548,7 +666,9 @@ impl ImageStore {
         let blobs = self.blobs();
         for e in fs::read_dir(&blobs).map_err(io_err(&blobs))?.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let used = others.iter().any(|o| o.hex() == name || o.manifest.as_deref() == Some(&format!("sha256:{name}")));
+            let used = others.iter().any(|o| {
+                o.hex() == name || o.manifest.as_deref() == Some(&format!("sha256:{name}"))
+            });
             if !used {
                 let _ = fs::remove_file(e.path());
             }
@@ -572,8 +692,10 @@ impl ImageStore {
     /// One element of `docker image inspect`'s array.
     pub fn inspect_json(&self, img: &ImageRecord) -> Result<Value, ImageError> {
         let data = self.config_bytes(img)?;
-        let cfg: Value =
-            serde_json::from_slice(&data).map_err(|source| ImageError::Corrupt { path: img.id.clone(), source })?;
+        let cfg: Value = serde_json::from_slice(&data).map_err(|source| ImageError::Corrupt {
+            path: img.id.clone(),
+            source,
+        })?;
         let c = cfg.get("config").cloned().unwrap_or(Value::Null);
         let field = |k: &str| c.get(k).cloned().unwrap_or(Value::Null);
         Ok(json!({
@@ -626,9 +748,18 @@ mod tests {
     fn normalizes_like_docker() {
         assert_eq!(normalize("busybox").as_deref(), Some("busybox:latest"));
         assert_eq!(normalize("busybox:1.36").as_deref(), Some("busybox:1.36"));
-        assert_eq!(normalize("docker.io/library/busybox:latest").as_deref(), Some("busybox:latest"));
-        assert_eq!(normalize("docker.io/foo/bar").as_deref(), Some("foo/bar:latest"));
-        assert_eq!(normalize("localhost:5000/foo").as_deref(), Some("localhost:5000/foo:latest"));
+        assert_eq!(
+            normalize("docker.io/library/busybox:latest").as_deref(),
+            Some("busybox:latest")
+        );
+        assert_eq!(
+            normalize("docker.io/foo/bar").as_deref(),
+            Some("foo/bar:latest")
+        );
+        assert_eq!(
+            normalize("localhost:5000/foo").as_deref(),
+            Some("localhost:5000/foo:latest")
+        );
         assert_eq!(normalize("Busybox"), None);
         assert_eq!(normalize("busybox@sha256:abc"), None);
         assert_eq!(normalize("busy box"), None);

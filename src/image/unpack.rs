@@ -35,7 +35,11 @@ pub enum UnpackError {
     #[error("refusing entry {0:?}: a parent is a symlink or not a directory")]
     ThroughLink(String),
     #[error("refusing hardlink {name:?} -> {target:?}: {why}")]
-    BadHardlink { name: String, target: String, why: &'static str },
+    BadHardlink {
+        name: String,
+        target: String,
+        why: &'static str,
+    },
     #[error("entry {name:?}: unsupported tar entry type {kind:?}")]
     Unsupported { name: String, kind: EntryType },
     #[error("zstd-compressed layers are not supported")]
@@ -45,11 +49,17 @@ pub enum UnpackError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> UnpackError + '_ {
-    move |source| UnpackError::Io { path: path.display().to_string(), source }
+    move |source| UnpackError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 fn nix_err(path: &Path) -> impl FnOnce(nix::Error) -> UnpackError + '_ {
-    move |e| UnpackError::Io { path: path.display().to_string(), source: e.into() }
+    move |e| UnpackError::Io {
+        path: path.display().to_string(),
+        source: e.into(),
+    }
 }
 
 /// The compression of a layer stream, by magic bytes (media types lie).
@@ -98,13 +108,21 @@ pub fn unpack_layer<R: Read>(src: R, dest: &Path) -> Result<Unpacked, UnpackErro
     let mut blob = buffered.into_inner();
     blob.drain().map_err(UnpackError::Read)?;
     let (_, blob_hex, _) = blob.finish();
-    Ok(Unpacked { blob_hex, diff_hex, size })
+    Ok(Unpacked {
+        blob_hex,
+        diff_hex,
+        size,
+    })
 }
 
 /// Extract a tar stream; returns the reader, the sha256 hex of the tar stream and the size.
 fn extract<R: Read>(r: R, dest: &Path) -> Result<(R, String, u64), UnpackError> {
     let mut archive = tar::Archive::new(HashingReader::new(r));
-    let mut x = Extractor { dest: dest.to_path_buf(), size: 0, dirs: Vec::new() };
+    let mut x = Extractor {
+        dest: dest.to_path_buf(),
+        size: 0,
+        dirs: Vec::new(),
+    };
     for entry in archive.entries().map_err(UnpackError::Read)? {
         let mut entry = entry.map_err(UnpackError::Read)?;
         x.entry(&mut entry)?;
@@ -130,7 +148,11 @@ pub fn sanitize(raw: &[u8]) -> Result<Option<PathBuf>, UnpackError> {
             c => out.push(OsStr::from_bytes(c)),
         }
     }
-    Ok(if out.as_os_str().is_empty() { None } else { Some(out) })
+    Ok(if out.as_os_str().is_empty() {
+        None
+    } else {
+        Some(out)
+    })
 }
 
 struct Extractor {
@@ -204,7 +226,10 @@ impl Extractor {
                     .map_err(io_err(&path))?;
             }
             EntryType::Link => {
-                let target_raw = entry.link_name_bytes().map(|t| t.into_owned()).unwrap_or_default();
+                let target_raw = entry
+                    .link_name_bytes()
+                    .map(|t| t.into_owned())
+                    .unwrap_or_default();
                 let target = self.hardlink_source(&shown, &target_raw)?;
                 if target == path {
                     return Ok(());
@@ -214,18 +239,39 @@ impl Extractor {
                 return Ok(()); // same inode: metadata came with the first name
             }
             EntryType::Char | EntryType::Block => {
-                let major = header.device_major().map_err(UnpackError::Read)?.unwrap_or(0);
-                let minor = header.device_minor().map_err(UnpackError::Read)?.unwrap_or(0);
-                let sflag = if kind == EntryType::Char { SFlag::S_IFCHR } else { SFlag::S_IFBLK };
+                let major = header
+                    .device_major()
+                    .map_err(UnpackError::Read)?
+                    .unwrap_or(0);
+                let minor = header
+                    .device_minor()
+                    .map_err(UnpackError::Read)?
+                    .unwrap_or(0);
+                let sflag = if kind == EntryType::Char {
+                    SFlag::S_IFCHR
+                } else {
+                    SFlag::S_IFBLK
+                };
                 remove_existing(&path)?;
-                mknod(&path, sflag, Mode::from_bits_truncate(mode), makedev(major.into(), minor.into()))
-                    .map_err(nix_err(&path))?;
+                mknod(
+                    &path,
+                    sflag,
+                    Mode::from_bits_truncate(mode),
+                    makedev(major.into(), minor.into()),
+                )
+                .map_err(nix_err(&path))?;
             }
             EntryType::Fifo => {
                 remove_existing(&path)?;
-                nix::unistd::mkfifo(&path, Mode::from_bits_truncate(mode)).map_err(nix_err(&path))?;
+                nix::unistd::mkfifo(&path, Mode::from_bits_truncate(mode))
+                    .map_err(nix_err(&path))?;
             }
-            other => return Err(UnpackError::Unsupported { name: shown, kind: other }),
+            other => {
+                return Err(UnpackError::Unsupported {
+                    name: shown,
+                    kind: other,
+                })
+            }
         }
 
         // chown before chmod: chown clears setuid/setgid bits.
@@ -275,7 +321,11 @@ impl Extractor {
     /// The existing, in-layer, non-directory file a hardlink entry points at.
     fn hardlink_source(&self, name: &str, raw: &[u8]) -> Result<PathBuf, UnpackError> {
         let target = String::from_utf8_lossy(raw).into_owned();
-        let bad = |why| UnpackError::BadHardlink { name: name.to_string(), target: target.clone(), why };
+        let bad = |why| UnpackError::BadHardlink {
+            name: name.to_string(),
+            target: target.clone(),
+            why,
+        };
         let rel = match sanitize(raw) {
             Ok(Some(rel)) => rel,
             Ok(None) => return Err(bad("empty target")),
@@ -302,7 +352,9 @@ impl Extractor {
     }
 }
 
-fn xattrs_of<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Vec<(String, Vec<u8>)>, UnpackError> {
+fn xattrs_of<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+) -> Result<Vec<(String, Vec<u8>)>, UnpackError> {
     let mut out = Vec::new();
     if let Some(exts) = entry.pax_extensions().map_err(UnpackError::Read)? {
         for ext in exts {
@@ -349,8 +401,11 @@ mod tests {
         h
     }
 
-    /// A tar with raw (unchecked) names: (name, kind, link target, data).
-    fn raw_tar(entries: &[(&str, EntryType, &str, &[u8])]) -> Vec<u8> {
+    /// (name, kind, link target, data)
+    type RawEntry<'a> = (&'a str, EntryType, &'a str, &'a [u8]);
+
+    /// A tar with raw (unchecked) names.
+    fn raw_tar(entries: &[RawEntry<'_>]) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
         for (name, kind, link, data) in entries {
             let mut h = header(*kind, data.len() as u64);
@@ -373,8 +428,14 @@ mod tests {
     fn sanitize_paths() {
         assert_eq!(sanitize(b"./a/./b/").unwrap(), Some(PathBuf::from("a/b")));
         assert_eq!(sanitize(b"./").unwrap(), None);
-        assert!(matches!(sanitize(b"/etc/passwd"), Err(UnpackError::Absolute(_))));
-        assert!(matches!(sanitize(b"a/../../b"), Err(UnpackError::DotDot(_))));
+        assert!(matches!(
+            sanitize(b"/etc/passwd"),
+            Err(UnpackError::Absolute(_))
+        ));
+        assert!(matches!(
+            sanitize(b"a/../../b"),
+            Err(UnpackError::DotDot(_))
+        ));
     }
 
     #[test]
@@ -400,10 +461,16 @@ mod tests {
         assert_eq!(u.diff_hex, super::super::digest::sha256_hex(&tar));
         let d = dir.path();
         assert_eq!(fs::read(d.join("etc/b")).unwrap(), b"hello");
-        assert_eq!(fs::read_link(d.join("etc/l")).unwrap(), PathBuf::from("/etc/a"));
+        assert_eq!(
+            fs::read_link(d.join("etc/l")).unwrap(),
+            PathBuf::from("/etc/a")
+        );
         let wh = fs::symlink_metadata(d.join("etc/gone")).unwrap();
         assert!(wh.file_type().is_char_device());
-        assert_eq!(whiteout::lgetxattr(&d.join("d"), "trusted.overlay.opaque").unwrap(), b"y");
+        assert_eq!(
+            whiteout::lgetxattr(&d.join("d"), "trusted.overlay.opaque").unwrap(),
+            b"y"
+        );
         assert!(!d.join("etc/.wh.gone").exists());
     }
 
@@ -411,13 +478,19 @@ mod tests {
     fn refuses_hostile_entries() {
         let outside = tempfile::tempdir().unwrap();
         let out = outside.path().to_str().unwrap();
-        let cases: Vec<Vec<(&str, EntryType, &str, &[u8])>> = vec![
+        let cases: Vec<Vec<RawEntry<'_>>> = vec![
             vec![("../x", EntryType::Regular, "", b"x")],
             vec![("/x", EntryType::Regular, "", b"x")],
-            vec![("l", EntryType::Symlink, out, b""), ("l/x", EntryType::Regular, "", b"x")],
+            vec![
+                ("l", EntryType::Symlink, out, b""),
+                ("l/x", EntryType::Regular, "", b"x"),
+            ],
             vec![("h", EntryType::Link, "/etc/passwd", b"")],
             vec![("h", EntryType::Link, "../../etc/passwd", b"")],
-            vec![("l", EntryType::Symlink, "/etc", b""), ("h", EntryType::Link, "l/passwd", b"")],
+            vec![
+                ("l", EntryType::Symlink, "/etc", b""),
+                ("h", EntryType::Link, "l/passwd", b""),
+            ],
         ];
         for case in cases {
             let (_dir, r) = unpack(&raw_tar(&case));

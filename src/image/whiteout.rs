@@ -20,7 +20,10 @@ pub enum WhiteoutError {
     #[error("create whiteout {path}: {source}")]
     Mknod { path: String, source: nix::Error },
     #[error("mark {path} opaque: {source}")]
-    Xattr { path: String, source: std::io::Error },
+    Xattr {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// What a file name means to the whiteout rules.
@@ -43,7 +46,9 @@ pub fn classify(name: &str) -> Result<Kind<'_>, WhiteoutError> {
     match name.strip_prefix(PREFIX) {
         None => Ok(Kind::None),
         // `.wh.`, `.wh..`, `.wh...` or another `.wh.` meta name would point outside the dir.
-        Some(rest) if rest.is_empty() || rest == "." || rest == ".." || rest.starts_with(PREFIX) => {
+        Some(rest)
+            if rest.is_empty() || rest == "." || rest == ".." || rest.starts_with(PREFIX) =>
+        {
             Err(WhiteoutError::BadName(name.to_string()))
         }
         Some(rest) => Ok(Kind::Delete(rest)),
@@ -52,14 +57,20 @@ pub fn classify(name: &str) -> Result<Kind<'_>, WhiteoutError> {
 
 /// Make `path` an overlay whiteout: a character device 0/0. The caller removed what was there.
 pub fn make_whiteout(path: &Path) -> Result<(), WhiteoutError> {
-    mknod(path, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
-        .map_err(|source| WhiteoutError::Mknod { path: path.display().to_string(), source })
+    mknod(path, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0)).map_err(|source| {
+        WhiteoutError::Mknod {
+            path: path.display().to_string(),
+            source,
+        }
+    })
 }
 
 /// Mark the directory `dir` opaque for overlayfs.
 pub fn make_opaque(dir: &Path) -> Result<(), WhiteoutError> {
-    lsetxattr(dir, OPAQUE_XATTR, b"y")
-        .map_err(|source| WhiteoutError::Xattr { path: dir.display().to_string(), source })
+    lsetxattr(dir, OPAQUE_XATTR, b"y").map_err(|source| WhiteoutError::Xattr {
+        path: dir.display().to_string(),
+        source,
+    })
 }
 
 /// Set an xattr on `path` itself, never following a symlink.
@@ -69,7 +80,13 @@ pub fn lsetxattr(path: &Path, name: &str, value: &[u8]) -> std::io::Result<()> {
     // SAFETY: both pointers are valid NUL-terminated strings, value is a live slice of the
     // given length; lsetxattr does not retain any of them.
     let rc = unsafe {
-        libc::lsetxattr(p.as_ptr(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0)
+        libc::lsetxattr(
+            p.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
     };
     if rc == 0 {
         Ok(())
