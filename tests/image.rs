@@ -201,6 +201,24 @@ fn three_formats_load_to_the_same_image() {
 }
 
 #[test]
+fn loads_gzipped_docker_save_and_sweeps_stale_temp() {
+    let env = Env::new();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("busybox.tar.gz");
+    fs::write(
+        &p,
+        gzip(&fs::read(images_dir().join("busybox-docker.tar")).unwrap()),
+    )
+    .unwrap();
+    // A crashed loader's leftovers (pid 999999999 does not exist) go on the next open.
+    let stale = env.root().join("tmp/layer-999999999-1-0");
+    fs::create_dir_all(stale.join("diff")).unwrap();
+    let out = env.ok(&["load", "-i", p.to_str().unwrap()]);
+    assert_eq!(out, "Loaded image: busybox:latest\n");
+    assert!(dir_entries(&env.root().join("tmp")).is_empty());
+}
+
+#[test]
 fn images_lists_and_resolves_references() {
     let env = Env::with_busybox();
     let out = env.ok(&["images"]);

@@ -221,7 +221,33 @@ impl ImageStore {
         ] {
             fs::create_dir_all(&d).map_err(io_err(&d))?;
         }
+        s.sweep_tmp();
         Ok(s)
+    }
+
+    /// Remove our temp entries (`layer-<pid>-...`, `archive-<pid>-...`) left by a loader that
+    /// died: their pid is gone. Other users of `<root>/tmp` have other prefixes.
+    fn sweep_tmp(&self) {
+        let Ok(rd) = fs::read_dir(self.root.tmp()) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid = ["layer-", "archive-"]
+                .iter()
+                .find_map(|p| name.strip_prefix(p))
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|p| p.parse::<i32>().ok());
+            let Some(pid) = pid else { continue };
+            let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+                == Err(nix::errno::Errno::ESRCH);
+            if gone {
+                drop(TempPath {
+                    path: e.path(),
+                    keep: false,
+                });
+            }
+        }
     }
 
     fn blobs(&self) -> PathBuf {

@@ -398,6 +398,8 @@ mod tests {
         h.set_mtime(0);
         h.set_size(size);
         h.set_mode(0o644);
+        h.set_device_major(1).unwrap();
+        h.set_device_minor(3).unwrap();
         h
     }
 
@@ -454,6 +456,8 @@ mod tests {
             ("etc/l", EntryType::Symlink, "/etc/a", b""),
             ("etc/.wh.gone", EntryType::Regular, "", b""),
             ("d/.wh..wh..opq", EntryType::Regular, "", b""),
+            ("dev/null", EntryType::Char, "", b""),
+            ("fifo", EntryType::Fifo, "", b""),
         ]);
         let (dir, r) = unpack(&tar);
         let u = r.unwrap();
@@ -472,6 +476,12 @@ mod tests {
             b"y"
         );
         assert!(!d.join("etc/.wh.gone").exists());
+        let null = fs::symlink_metadata(d.join("dev/null")).unwrap();
+        assert!(null.file_type().is_char_device());
+        assert!(fs::symlink_metadata(d.join("fifo"))
+            .unwrap()
+            .file_type()
+            .is_fifo());
     }
 
     #[test]
