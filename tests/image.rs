@@ -663,3 +663,24 @@ fn unknown_image_and_bad_flags() {
         assert!(stderr(&out).starts_with("error:"), "{}", stderr(&out));
     }
 }
+
+#[test]
+fn rmi_refuses_an_image_a_container_uses() {
+    let env = Env::with_busybox();
+    let id = inspect(&env, "busybox")["Id"].as_str().unwrap().to_string();
+    let c = env.root().join("containers/abc");
+    fs::create_dir_all(&c).unwrap();
+    fs::write(c.join("config.json"), json!({"Image": id}).to_string()).unwrap();
+    let err = assert_fails(&env, &["rmi", "busybox"]);
+    assert!(err.contains("being used by a container"), "{err}");
+    // Forced: untag only, the layers stay for the container.
+    assert_eq!(
+        env.ok(&["rmi", "-f", "busybox"]),
+        "Untagged: busybox:latest\n"
+    );
+    assert_eq!(inspect(&env, &id)["Id"], id.as_str());
+    assert_eq!(dir_entries(&env.root().join("overlay")).len(), 2);
+    fs::remove_dir_all(&c).unwrap();
+    assert_eq!(env.ok(&["rmi", &id]), format!("Deleted: {id}\n"));
+    assert_store_clean(&env);
+}
