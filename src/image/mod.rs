@@ -8,7 +8,14 @@
 //!   `resolve("sha256:<id>")` → the image record.
 //! - `layer_dirs(&record)` → the unpacked layer dirs, **bottom first**, each `<root>/overlay/<hex>/diff`.
 //! - `config(&record)` → the OCI image configuration (Env, Cmd, Entrypoint, WorkingDir, User...).
+//! - `list()`, `import(path, "name:tag")`, `remove(reference, force)`, `inspect_json(&record)`.
 
+mod digest;
+mod load;
 mod store;
+mod unpack;
+mod whiteout;
 
-pub use store::{ImageError, ImageRecord, ImageStore};
+// Part of the contract for run/storage, which do not call all of it yet.
+#[allow(unused_imports)]
+pub use store::{normalize, short, ImageError, ImageRecord, ImageStore, Removed};
