@@ -18,8 +18,15 @@
 # - CMD's stdout+stderr stream to our stdout (serial console, \r stripped). Our exit status is
 #   CMD's; 124 on timeout (default 600 s, --timeout or NSBOX_VM_TIMEOUT); 125 if the guest failed
 #   before reporting a status. A summary line (status, seconds) goes to stderr.
-# - Runs tests/vm/prepare.sh first if target/vm is not built. Starts one virtiofsd and one qemu
-#   and kills exactly those (by pid) on every exit path. Root only.
+# - Runs tests/vm/prepare.sh first (a no-op when target/vm is up to date). Starts one virtiofsd
+#   (host / shared with -o sandbox=chroot: its default pivot_root sandbox fails for source=/) and
+#   one qemu, and kills exactly those (by pid) on every exit path. Root only.
+# - cgroup nesting: /test holds CMD's processes, so v2's no-internal-processes rule forbids
+#   enabling controllers in /test's subtree_control while they are there. Code that creates
+#   cgroups below its own must first move itself (and whatever shares its cgroup) into a leaf,
+#   or place containers as siblings; `--cgroup /` runs CMD in the (exempt) root cgroup instead.
+# - Output through a pipe, not a tty. A background process that keeps CMD's stdout open keeps
+#   the run alive until the timeout.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -47,9 +54,8 @@ done
 [[ $timeout =~ ^[0-9]+$ ]] || usage
 [ "$(id -u)" = 0 ] || { echo "vm/run: must run as root" >&2; exit 125; }
 
-if [ ! -f "$OUT/vmlinuz" ] || [ ! -f "$OUT/initrd.img" ]; then
-  NSBOX_VM_DIR=$OUT bash "$HERE/prepare.sh" >&2
-fi
+# Cheap when up to date (a stamp check); rebuilds the initramfs when tests/vm/init changed.
+NSBOX_VM_DIR=$OUT bash "$HERE/prepare.sh" >&2 || exit 125
 qemu=$(command -v qemu-system-x86_64) || { echo "vm/run: qemu-system-x86_64 missing (apt-get install qemu-system-x86)" >&2; exit 125; }
 virtiofsd=
 for v in /usr/lib/qemu/virtiofsd /usr/libexec/virtiofsd; do [ -x "$v" ] && { virtiofsd=$v; break; }; done
