@@ -114,12 +114,13 @@ bench wrapper "" unshare -m --propagation private sh -c "$WRAP_SH" sh true
 
 if [ -x "$NSBOX" ]; then
   R=$work/root
+  [ -f "$IMAGES/busybox-oci.tar" ] || echo "no $IMAGES/busybox-oci.tar (make images)" >"$work/load.err"
   if [ -f "$IMAGES/busybox-oci.tar" ] && "$NSBOX" --root "$R" load -q -i "$IMAGES/busybox-oci.tar" >/dev/null 2>"$work/load.err"; then
     bench nsbox-image "" "$NSBOX" --root "$R" run --rm busybox /bin/true
     rss nsbox-image TIME "$NSBOX" --root "$R" run --rm busybox /bin/true
   else
     echo FAIL >"$work/nsbox-image.ms"
-    { echo "load failed"; cat "$work/load.err" 2>/dev/null; } >"$work/nsbox-image.err"
+    { echo "load failed"; cat "$work/load.err" 2>/dev/null || true; } >"$work/nsbox-image.err"
   fi
   bench nsbox-bundle "\"\$NSBOX\" --root \"\$R\" rm -f bench-{i}" "$NSBOX" --root "$R" run --bundle "$B" --name "bench-{i}"
   rss nsbox-bundle TIME "$NSBOX" --root "$R" run --bundle "$B" --name bench-rss
@@ -183,7 +184,7 @@ print(f"N={len(wrapper) if wrapper else '?'} runs each; * = run inside the priva
 for name in ("nsbox-image", "nsbox-bundle"):
     if res.get(name) is None:
         p = os.path.join(work, name + ".err")
-        err = open(p).read().strip().splitlines()[-1:] if os.path.exists(p) else []
+        err = [l for l in open(p).read().splitlines() if l.strip()] if os.path.exists(p) else []
         if err:
-            print(f"{name}: n/a ({err[0][:150]})")
+            print(f"{name}: n/a ({' / '.join(err[:2])[:160]})")
 EOF
