@@ -7,7 +7,14 @@ IMAGE   := $(IMAGES)/busybox-oci.tar
 NSBOX_ROOT ?= /var/lib/nsbox
 export NSBOX_ROOT
 
-.PHONY: all build images run test lint bench install clean
+.PHONY: all build images run test test-vm vm-prepare lint bench install clean
+
+# The VM stage of `make test`: a nextest filterset run inside the pure cgroup-v2 qemu guest
+# (tests/vm/run.sh). Point it at the cgroup/overlay/namespace integration tests as they land,
+# e.g. VM_TESTS='binary(vm_smoke) | binary(cgroups) | binary(run)'.
+VM_TESTS   ?= binary(vm_smoke)
+VM_TIMEOUT ?= 170
+VM_ARCHIVE := target/vm/tests.tar.zst
 
 all: build images
 
@@ -25,6 +32,18 @@ run: build images
 
 test: build images
 	NSBOX_TEST_IMAGES=$(CURDIR)/$(IMAGES) $(CARGO) nextest run --release --no-fail-fast
+	$(MAKE) test-vm
+
+vm-prepare:
+	bash tests/vm/prepare.sh
+
+# Archive the (already built) release test binaries on the host; in the guest, nextest runs them
+# from the archive (no cargo needed there) with cwd = this checkout, visible at the same path.
+test-vm: vm-prepare
+	$(CARGO) nextest archive --release --archive-file $(VM_ARCHIVE)
+	bash tests/vm/run.sh --timeout $(VM_TIMEOUT) --env NSBOX_TEST_IMAGES=$(CURDIR)/$(IMAGES) -- \
+		cargo-nextest nextest run --archive-file $(CURDIR)/$(VM_ARCHIVE) \
+		--workspace-remap $(CURDIR) --no-fail-fast -E '$(VM_TESTS)'
 
 lint:
 	$(CARGO) fmt --check
