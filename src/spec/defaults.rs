@@ -2,8 +2,7 @@
 //! rlimits. Values follow moby's `oci/defaults.go` and `daemon/oci_linux.go`.
 
 use oci_spec::runtime::{
-    Capability, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType, Mount, PosixRlimit,
-    PosixRlimitBuilder, PosixRlimitType,
+    Capability, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType, Mount,
 };
 use std::path::PathBuf;
 
@@ -14,7 +13,6 @@ pub const DEFAULT_PATH_ENV: &str =
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// RLIMIT_NOFILE soft and hard limit (Docker's containers get 1048576/1048576).
-pub const DEFAULT_NOFILE: u64 = 1_048_576;
 
 /// Docker's 14 default capabilities, in Docker's order.
 pub fn default_capabilities() -> Vec<Capability> {
@@ -191,15 +189,6 @@ pub fn device_cgroup_rules() -> Result<Vec<LinuxDeviceCgroup>, SpecError> {
         rules.push(device_rule(true, C, Some(major), minor, "rwm")?);
     }
     Ok(rules)
-}
-
-/// Docker's default rlimits: RLIMIT_NOFILE 1048576/1048576.
-pub fn default_rlimits() -> Result<Vec<PosixRlimit>, SpecError> {
-    Ok(vec![PosixRlimitBuilder::default()
-        .typ(PosixRlimitType::RlimitNofile)
-        .soft(DEFAULT_NOFILE)
-        .hard(DEFAULT_NOFILE)
-        .build()?])
 }
 
 #[cfg(test)]

@@ -74,11 +74,25 @@ pub fn convert(r: &LinuxResources, v2: bool) -> Resources {
         out.blkio.throttle_write_iops_device = throttle(b.throttle_write_iops_device());
     }
     // v1's devices controller; v2 filters devices with eBPF, which is not done here.
+    // Like runc, the nodes the runtime itself creates in /dev are always allowed, after
+    // the spec's own rules (which usually start with "deny all").
     if !v2 {
         out.devices.devices = r.devices().iter().flatten().map(device_rule).collect();
+        for (major, minor) in RUNTIME_DEVICES {
+            out.devices.devices.push(DeviceResource {
+                allow: true,
+                devtype: DeviceType::Char,
+                major,
+                minor,
+                access: vec![DevicePermissions::Read, DevicePermissions::Write, DevicePermissions::MkNod],
+            });
+        }
     }
     out
 }
+
+/// null, zero, full, random, urandom, tty, console, ptmx, and every pty slave (136:*).
+const RUNTIME_DEVICES: [(i64, i64); 9] = [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2), (136, -1)];
 
 fn device_rule(d: &LinuxDeviceCgroup) -> DeviceResource {
     let devtype = match d.typ() {
