@@ -80,6 +80,9 @@ pub struct ContainerState {
     /// Where the container's cgroup is, so any later command can find it.
     #[serde(default)]
     pub cgroup: Option<crate::runtime::cgroups::CgroupRef>,
+    /// The limits asked for (Docker's HostConfig resource fields).
+    #[serde(default)]
+    pub host_config: crate::spec::resources::ResourceOptions,
 }
 
 impl ContainerState {
@@ -321,6 +324,7 @@ mod tests {
             rootfs: PathBuf::new(),
             lower_dirs: vec![],
             cgroup: None,
+            host_config: Default::default(),
         }
     }
 

@@ -95,7 +95,12 @@ fn root_is_the_image_overlay_and_mount_table_is_docker_like() {
     // No host mount point is visible (the overlay's options name host dirs, as in Docker).
     let root = env.root().to_str().unwrap();
     let points: Vec<&str> = out.lines().filter_map(|l| l.split(' ').nth(4)).collect();
-    assert!(!points.iter().any(|mp| mp.starts_with(root) || *mp == "/work"), "{out}");
+    assert!(
+        !points
+            .iter()
+            .any(|mp| mp.starts_with(root) || *mp == "/work"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -1,12 +1,14 @@
 //! `nsbox run`: image → OCI spec + overlay rootfs → runtime → monitor → state.
 //! With `--bundle DIR` it runs a plain OCI bundle, exactly as `crun run` would.
 
+use super::resources::ResourceArgs;
 use super::{ExitError, EXIT_NSBOX};
 use crate::dataroot::DataRoot;
 use crate::explain;
 use crate::image::ImageStore;
 use crate::monitor::{self, MonitorOptions};
 use crate::runtime::{self, rootfs::secure_join, RuntimeError};
+use crate::spec::resources::ResourceOptions;
 use crate::spec::{self, NetworkMode, RunOptions, SpecContext};
 use crate::state::{self, ContainerState, Containers, Status};
 use crate::storage::overlay::{self, OverlayPaths};
@@ -70,6 +72,11 @@ pub struct RunArgs {
     /// Proxy received signals to the process.
     #[arg(long = "sig-proxy", default_value_t = true, action = ArgAction::Set)]
     pub sig_proxy: bool,
+    #[command(flatten)]
+    pub resources: ResourceArgs,
+    /// Parent cgroup for the container (absolute, or relative to nsbox's own cgroup).
+    #[arg(long = "cgroup-parent")]
+    pub cgroup_parent: Option<String>,
     /// Run an OCI bundle (config.json + rootfs) instead of an image.
     #[arg(long, value_name = "DIR")]
     pub bundle: Option<PathBuf>,
@@ -105,6 +112,9 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
         .into());
     };
     let opts = run_options(&args, cmd.to_vec())?;
+    // Bad limits fail here, before anything exists.
+    let mut host_config = args.resources.apply_to(&ResourceOptions::default())?;
+    host_config.cgroup_parent = args.cgroup_parent.clone().unwrap_or_default();
     let store = ImageStore::open(root)?;
     let image = store.resolve(image_ref)?;
     let image_config = store.config(&image)?;
@@ -150,7 +160,8 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
         etc_hosts: Some(write_file(&dir.join("hosts"), &spec::etc_hosts(&hostname))?),
         etc_resolv_conf: Some(write_file(&dir.join("resolv.conf"), &resolv_conf())?),
     };
-    let spec = spec::build(&image_config, &opts, &ctx)?;
+    let mut spec = spec::build(&image_config, &opts, &ctx)?;
+    set_resources(&mut spec, &host_config, &id);
     spec.save(dir.join("config.json"))
         .context("write config.json")?;
 
@@ -173,6 +184,7 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
         rootfs: paths.merged.clone(),
         lower_dirs: lower,
         cgroup: None,
+        host_config,
     };
     containers.save(&st)?;
     // From here on the container exists: a start failure leaves it "Created" (as Docker
@@ -193,6 +205,22 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
 }
 
 /// Launch, start, supervise, record. Shared by the image and the bundle paths.
+/// The limits into `linux.resources` (keeping the spec's device rules), and the
+/// cgroup below `--cgroup-parent` when one is given.
+fn set_resources(spec: &mut Spec, o: &ResourceOptions, id: &str) {
+    let mut resources = spec::resources::to_linux(o);
+    if let Some(linux) = spec.linux_mut() {
+        resources.set_devices(linux.resources().as_ref().and_then(|r| r.devices().clone()));
+        linux.set_resources(Some(resources));
+        if !o.cgroup_parent.is_empty() {
+            linux.set_cgroups_path(Some(PathBuf::from(format!(
+                "{}/nsbox-{id}",
+                o.cgroup_parent.trim_end_matches('/')
+            ))));
+        }
+    }
+}
+
 fn monitor_options(args: &RunArgs) -> MonitorOptions {
     MonitorOptions {
         sig_proxy: args.sig_proxy,
@@ -284,6 +312,7 @@ fn run_bundle(root: &DataRoot, bundle: &Path, args: &RunArgs) -> Result<i32> {
         rootfs,
         lower_dirs: Vec::new(),
         cgroup: None,
+        host_config: ResourceOptions::default(),
     };
     let exit = execute(&containers, &mut st, &spec, monitor_options(args));
     drop(undo);
@@ -323,7 +352,9 @@ fn run_options(args: &RunArgs, cmd: Vec<String>) -> Result<RunOptions> {
     env.extend(spec::expand_env_flags(&args.env, host));
     // With the host's network the container has the host's name (Docker).
     let hostname = match (&args.hostname, args.network) {
-        (None, Network::Host) => nix::unistd::gethostname().ok().map(|h| h.to_string_lossy().into_owned()),
+        (None, Network::Host) => nix::unistd::gethostname()
+            .ok()
+            .map(|h| h.to_string_lossy().into_owned()),
         (h, _) => h.clone(),
     };
     Ok(RunOptions {
@@ -339,7 +370,6 @@ fn run_options(args: &RunArgs, cmd: Vec<String>) -> Result<RunOptions> {
         },
         read_only: args.read_only,
         tty: args.tty,
-        interactive: args.interactive,
     })
 }
 

@@ -122,7 +122,12 @@ impl Launched {
         self.reap();
     }
 
+    /// After a failed setup or exec: reap init and remove its cgroup, so a container
+    /// that never ran leaves nothing behind.
     fn reap(&mut self) {
         let _ = waitpid(Pid::from_raw(self.pid), None);
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cg.remove();
+        }
     }
 }

@@ -86,7 +86,6 @@ pub struct RunOptions {
     pub network: NetworkMode,
     pub read_only: bool,
     pub tty: bool,
-    pub interactive: bool,
 }
 
 /// A user resolved against the image's /etc/passwd and /etc/group.

@@ -84,7 +84,11 @@ pub fn convert(r: &LinuxResources, v2: bool) -> Resources {
                 devtype: DeviceType::Char,
                 major,
                 minor,
-                access: vec![DevicePermissions::Read, DevicePermissions::Write, DevicePermissions::MkNod],
+                access: vec![
+                    DevicePermissions::Read,
+                    DevicePermissions::Write,
+                    DevicePermissions::MkNod,
+                ],
             });
         }
     }
@@ -92,7 +96,17 @@ pub fn convert(r: &LinuxResources, v2: bool) -> Resources {
 }
 
 /// null, zero, full, random, urandom, tty, console, ptmx, and every pty slave (136:*).
-const RUNTIME_DEVICES: [(i64, i64); 9] = [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2), (136, -1)];
+const RUNTIME_DEVICES: [(i64, i64); 9] = [
+    (1, 3),
+    (1, 5),
+    (1, 7),
+    (1, 8),
+    (1, 9),
+    (5, 0),
+    (5, 1),
+    (5, 2),
+    (136, -1),
+];
 
 fn device_rule(d: &LinuxDeviceCgroup) -> DeviceResource {
     let devtype = match d.typ() {
