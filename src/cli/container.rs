@@ -15,6 +15,8 @@ pub enum ContainerCommands {
     Ps(PsArgs),
     /// Remove one or more containers.
     Rm(RmArgs),
+    /// Show low-level information on containers and images (JSON, or -f TEMPLATE).
+    Inspect(super::inspect::InspectArgs),
 }
 
 #[derive(Debug, Args)]
@@ -43,6 +45,7 @@ pub fn dispatch(root: &DataRoot, cmd: ContainerCommands) -> Result<()> {
     match cmd {
         ContainerCommands::Ps(a) => ps(root, a),
         ContainerCommands::Rm(a) => rm(root, a),
+        ContainerCommands::Inspect(a) => super::inspect::inspect(root, a),
     }
 }
 

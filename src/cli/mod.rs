@@ -4,6 +4,7 @@
 pub mod container;
 pub mod human;
 pub mod image;
+pub mod inspect;
 pub mod resources;
 pub mod run;
 
