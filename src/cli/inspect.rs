@@ -75,13 +75,24 @@ pub fn container_json(st: &ContainerState) -> Result<Json> {
         Status::Running if alive => "running",
         _ => "exited",
     };
-    let namespaces = spec.as_ref().and_then(|s| s.linux().as_ref()).and_then(|l| l.namespaces().clone()).unwrap_or_default();
-    let own_net = namespaces.iter().any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none());
+    let namespaces = spec
+        .as_ref()
+        .and_then(|s| s.linux().as_ref())
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    let own_net = namespaces
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none());
     let dir = st.bundle.clone();
     let graph = if st.lower_dirs.is_empty() {
         json!({"Name": "", "Data": null})
     } else {
-        let lower: Vec<String> = st.lower_dirs.iter().rev().map(|p| p.display().to_string()).collect();
+        let lower: Vec<String> = st
+            .lower_dirs
+            .iter()
+            .rev()
+            .map(|p| p.display().to_string())
+            .collect();
         json!({"Name": "overlay", "Data": {
             "LowerDir": lower.join(":"),
             "UpperDir": dir.join("upper"),
@@ -92,8 +103,15 @@ pub fn container_json(st: &ContainerState) -> Result<Json> {
     let mut host_config = serde_json::to_value(&st.host_config)?;
     if let Json::Object(m) = &mut host_config {
         m.insert("AutoRemove".into(), st.auto_remove.into());
-        m.insert("NetworkMode".into(), (if own_net { "none" } else { "host" }).into());
-        let ro = spec.as_ref().and_then(|s| s.root().as_ref()).and_then(|r| r.readonly()).unwrap_or(false);
+        m.insert(
+            "NetworkMode".into(),
+            (if own_net { "none" } else { "host" }).into(),
+        );
+        let ro = spec
+            .as_ref()
+            .and_then(|s| s.root().as_ref())
+            .and_then(|r| r.readonly())
+            .unwrap_or(false);
         m.insert("ReadonlyRootfs".into(), ro.into());
     }
     let args = st.command.clone();
@@ -144,7 +162,8 @@ fn parse_template(text: &str) -> Result<Template> {
         ("upper", upper_func as gtmpl::Func),
         ("lower", lower_func as gtmpl::Func),
     ]);
-    t.parse(text).map_err(|e| ExitError::new(125, format!("template parsing error: {e}")))?;
+    t.parse(text)
+        .map_err(|e| ExitError::new(125, format!("template parsing error: {e}")))?;
     Ok(t)
 }
 
@@ -169,7 +188,11 @@ fn to_gtmpl(v: &Json) -> Value {
         },
         Json::String(s) => Value::String(s.clone()),
         Json::Array(a) => Value::Array(a.iter().map(to_gtmpl).collect()),
-        Json::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), to_gtmpl(v))).collect::<HashMap<_, _>>()),
+        Json::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| (k.clone(), to_gtmpl(v)))
+                .collect::<HashMap<_, _>>(),
+        ),
     }
 }
 
@@ -183,7 +206,11 @@ fn to_json(v: &Value) -> Json {
         Value::Object(o) | Value::Map(o) => {
             let mut keys: Vec<&String> = o.keys().collect();
             keys.sort();
-            Json::Object(keys.into_iter().map(|k| (k.clone(), to_json(&o[k]))).collect())
+            Json::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), to_json(&o[k])))
+                    .collect(),
+            )
         }
     }
 }
@@ -200,16 +227,28 @@ fn json_func(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 fn join_func(args: &[Value]) -> Result<Value, FuncError> {
-    let [Value::Array(items), Value::String(sep)] = args else { return Err(FuncError::ExactlyXArgs("join".into(), 2)) };
-    Ok(Value::String(items.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(sep)))
+    let [Value::Array(items), Value::String(sep)] = args else {
+        return Err(FuncError::ExactlyXArgs("join".into(), 2));
+    };
+    Ok(Value::String(
+        items
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(sep),
+    ))
 }
 
 fn upper_func(args: &[Value]) -> Result<Value, FuncError> {
-    Ok(Value::String(one_arg("upper", args)?.to_string().to_uppercase()))
+    Ok(Value::String(
+        one_arg("upper", args)?.to_string().to_uppercase(),
+    ))
 }
 
 fn lower_func(args: &[Value]) -> Result<Value, FuncError> {
-    Ok(Value::String(one_arg("lower", args)?.to_string().to_lowercase()))
+    Ok(Value::String(
+        one_arg("lower", args)?.to_string().to_lowercase(),
+    ))
 }
 
 #[cfg(test)]
