@@ -20,12 +20,29 @@ pub fn enable_down_to(root: &Path, parent: &str) -> Result<(), CgroupError> {
         dir.push(part);
         dirs.push(dir.clone());
     }
-    for d in dirs {
+    for (i, d) in dirs.into_iter().enumerate() {
         if !d.exists() {
             fs::create_dir(&d).map_err(|e| CgroupError::Io(format!("mkdir {}", d.display()), e))?;
         }
         let available = fs::read_to_string(d.join("cgroup.controllers")).unwrap_or_default();
         let enabled = fs::read_to_string(d.join("cgroup.subtree_control")).unwrap_or_default();
+        let missing = WANTED.iter().find(|c| {
+            available.split_whitespace().any(|a| a == **c)
+                && !enabled.split_whitespace().any(|e| e == **c)
+        });
+        // Only the root may have both processes and controllers for its children. Check
+        // first: the kernel would accept some controllers and refuse others midway.
+        if let Some(c) = missing {
+            let has_procs = fs::read_to_string(d.join("cgroup.procs"))
+                .map(|p| !p.trim().is_empty())
+                .unwrap_or(false);
+            if i > 0 && has_procs {
+                return Err(CgroupError::InternalProcesses {
+                    cgroup: d.display().to_string(),
+                    controller: c.to_string(),
+                });
+            }
+        }
         for c in WANTED {
             if !available.split_whitespace().any(|a| a == c)
                 || enabled.split_whitespace().any(|e| e == c)
