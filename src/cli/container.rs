@@ -1,4 +1,4 @@
-//! Container verbs: ps, rm.
+//! Container verbs: ps, rm, stats, update.
 
 use super::{human, ExitError};
 use crate::dataroot::DataRoot;
@@ -15,6 +15,10 @@ pub enum ContainerCommands {
     Ps(PsArgs),
     /// Remove one or more containers.
     Rm(RmArgs),
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats(super::stats::StatsArgs),
+    /// Update configuration (resource limits) of one or more running containers.
+    Update(super::update::UpdateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -43,6 +47,8 @@ pub fn dispatch(root: &DataRoot, cmd: ContainerCommands) -> Result<()> {
     match cmd {
         ContainerCommands::Ps(a) => ps(root, a),
         ContainerCommands::Rm(a) => rm(root, a),
+        ContainerCommands::Stats(a) => super::stats::stats(root, a),
+        ContainerCommands::Update(a) => super::update::update(root, a),
     }
 }
 

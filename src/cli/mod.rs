@@ -6,6 +6,8 @@ pub mod human;
 pub mod image;
 pub mod resources;
 pub mod run;
+pub mod stats;
+pub mod update;
 
 use std::fmt;
 
