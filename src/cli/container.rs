@@ -18,7 +18,7 @@ pub enum ContainerCommands {
     /// Display a live stream of container(s) resource usage statistics.
     Stats(super::stats::StatsArgs),
     /// Update configuration (resource limits) of one or more running containers.
-    Update(super::update::UpdateArgs),
+    Update(Box<super::update::UpdateArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -48,7 +48,7 @@ pub fn dispatch(root: &DataRoot, cmd: ContainerCommands) -> Result<()> {
         ContainerCommands::Ps(a) => ps(root, a),
         ContainerCommands::Rm(a) => rm(root, a),
         ContainerCommands::Stats(a) => super::stats::stats(root, a),
-        ContainerCommands::Update(a) => super::update::update(root, a),
+        ContainerCommands::Update(a) => super::update::update(root, *a),
     }
 }
 
