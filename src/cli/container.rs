@@ -1,4 +1,4 @@
-//! Container verbs: ps, rm.
+//! Container verbs: ps, rm, stats, update.
 
 use super::{human, ExitError};
 use crate::dataroot::DataRoot;
@@ -17,6 +17,10 @@ pub enum ContainerCommands {
     Rm(RmArgs),
     /// Show low-level information on containers and images (JSON, or -f TEMPLATE).
     Inspect(super::inspect::InspectArgs),
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats(super::stats::StatsArgs),
+    /// Update configuration (resource limits) of one or more running containers.
+    Update(Box<super::update::UpdateArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -46,6 +50,8 @@ pub fn dispatch(root: &DataRoot, cmd: ContainerCommands) -> Result<()> {
         ContainerCommands::Ps(a) => ps(root, a),
         ContainerCommands::Rm(a) => rm(root, a),
         ContainerCommands::Inspect(a) => super::inspect::inspect(root, a),
+        ContainerCommands::Stats(a) => super::stats::stats(root, a),
+        ContainerCommands::Update(a) => super::update::update(root, *a),
     }
 }
 

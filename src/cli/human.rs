@@ -53,6 +53,29 @@ pub fn size(bytes: u64) -> String {
     }
 }
 
+/// Binary sizes as `docker stats` prints memory (go-units' BytesSize, "%.4g"): "1.953MiB".
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    // %.4g: four significant digits, trailing zeros dropped.
+    let decimals = match v {
+        v if v >= 1000.0 => 0,
+        v if v >= 100.0 => 1,
+        v if v >= 10.0 => 2,
+        _ => 3,
+    };
+    let mut s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s = s.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    s + UNITS[i]
+}
+
 /// Print rows as columns separated by at least three spaces, like Docker's tables.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
@@ -95,6 +118,9 @@ mod tests {
         assert_eq!(size(512), "512B");
         assert_eq!(size(2_070_000), "2.07MB");
         assert_eq!(size(1_000), "1kB");
+        assert_eq!(bytes(2_048_000), "1.953MiB");
+        assert_eq!(bytes(64 << 20), "64MiB");
+        assert_eq!(bytes(512), "512B");
     }
 
     #[test]

@@ -7,6 +7,8 @@ pub mod image;
 pub mod inspect;
 pub mod resources;
 pub mod run;
+pub mod stats;
+pub mod update;
 
 use std::fmt;
 

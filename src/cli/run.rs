@@ -198,7 +198,12 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
 
     let exit = execute(&containers, &mut st, &spec, monitor_options(&args));
     if !args.rm {
-        containers.save(&st)?;
+        // Keep limits changed by `nsbox update` while the container ran.
+        containers.update(&st.id, |s| {
+            let host_config = std::mem::take(&mut s.host_config);
+            *s = st.clone();
+            s.host_config = host_config;
+        })?;
     }
     drop(undo);
     exit

@@ -7,6 +7,7 @@
 
 pub mod mode;
 pub mod resources;
+pub mod stats;
 mod v2;
 
 use crate::explain;
