@@ -34,9 +34,6 @@ impl DataRoot {
     pub fn containers(&self) -> PathBuf {
         self.path.join("containers")
     }
-    pub fn volumes(&self) -> PathBuf {
-        self.path.join("volumes")
-    }
     pub fn tmp(&self) -> PathBuf {
         self.path.join("tmp")
     }

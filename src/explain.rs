@@ -10,7 +10,6 @@ static START: OnceLock<Instant> = OnceLock::new();
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    Off = 0,
     Text = 1,
     Json = 2,
 }

@@ -32,7 +32,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create and run a container from an image (or an OCI bundle with --bundle).
-    Run(cli::run::RunArgs),
+    Run(Box<cli::run::RunArgs>),
     #[command(flatten)]
     Container(cli::container::ContainerCommands),
     #[command(flatten)]
@@ -51,7 +51,7 @@ fn main() -> ExitCode {
     };
     let root = DataRoot::new(cli.root);
     let result = match cli.command {
-        Command::Run(args) => cli::run::run(&root, args),
+        Command::Run(args) => cli::run::run(&root, *args),
         Command::Container(cmd) => cli::container::dispatch(&root, cmd).map(|()| 0),
         Command::Image(cmd) => cli::image::dispatch(&root, cmd).map(|()| 0),
     };

@@ -47,7 +47,10 @@ impl Exit {
 
 /// Supervise until pid 1 exits.
 pub fn supervise(c: &Launched, opts: MonitorOptions) -> Result<Exit, MonitorError> {
-    let signals = SignalFd::with_flags(&process::monitored_signals(), SfdFlags::SFD_CLOEXEC)?;
+    let signals = SignalFd::with_flags(
+        &process::monitored_signals(),
+        SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
+    )?;
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let master = c.pty_master.as_ref().map(|m| m.as_fd());
@@ -85,6 +88,7 @@ pub fn supervise(c: &Launched, opts: MonitorOptions) -> Result<Exit, MonitorErro
         drop(fds);
 
         if ready[1] {
+            // Non-blocking: drain every pending signal, then back to poll.
             while let Ok(Some(info)) = signals.read_signal() {
                 let sig = info.ssi_signo as i32;
                 if sig == Signal::SIGWINCH as i32 {
@@ -94,7 +98,6 @@ pub fn supervise(c: &Launched, opts: MonitorOptions) -> Result<Exit, MonitorErro
                 } else if sig != Signal::SIGCHLD as i32 && opts.sig_proxy {
                     let _ = sys::pidfd_send_signal(c.pidfd.as_fd(), sig);
                 }
-                break;
             }
         }
         if let Some(m) = master {

@@ -2,23 +2,63 @@
 
 use std::time::Duration;
 
-/// "Less than a second", "About a minute", "3 hours", ... as `docker ps` prints them.
+/// Docker's units.HumanDuration ("Less than a second", "About a minute", "3 hours"...).
 pub fn duration(d: Duration) -> String {
-    let s = d.as_secs();
-    let (m, h) = (s / 60, s / 3600);
-    match () {
-        _ if s < 1 => "Less than a second".into(),
-        _ if s == 1 => "1 second".into(),
-        _ if s < 60 => format!("{s} seconds"),
-        _ if m == 1 => "About a minute".into(),
-        _ if m < 60 => format!("{m} minutes"),
-        _ if h == 1 => "About an hour".into(),
-        _ if h < 48 => format!("{h} hours"),
-        _ if h < 24 * 7 * 2 => format!("{} days", h / 24),
-        _ if h < 24 * 30 * 2 => format!("{} weeks", h / 24 / 7),
-        _ if h < 24 * 365 * 2 => format!("{} months", h / 24 / 30),
-        _ => format!("{} years", h / 24 / 365),
+    duration_secs(d.as_secs() as i64)
+}
+
+/// `duration` for a signed number of seconds.
+pub fn duration_secs(secs: i64) -> String {
+    let hours = (secs + 1800) / 3600; // rounded, as Go's d.Round(time.Hour)
+    match secs {
+        s if s < 1 => "Less than a second".into(),
+        1 => "1 second".into(),
+        s if s < 60 => format!("{s} seconds"),
+        s if s / 60 == 1 => "About a minute".into(),
+        s if s / 60 < 60 => format!("{} minutes", s / 60),
+        _ if hours == 1 => "About an hour".into(),
+        _ if hours < 48 => format!("{hours} hours"),
+        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
+        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
+        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
+        s => format!("{} years", s / 3600 / 24 / 365),
     }
+}
+
+/// Docker's units.HumanSize: decimal units, 3 significant digits ("2.07MB", "512B").
+pub fn size(n: u64) -> String {
+    scaled(n, 1000.0, &["B", "kB", "MB", "GB", "TB", "PB", "EB"], 3)
+}
+
+/// Binary sizes as `docker stats` prints memory (go-units' BytesSize, "%.4g"): "1.953MiB".
+pub fn bytes(n: u64) -> String {
+    scaled(
+        n,
+        1024.0,
+        &["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"],
+        4,
+    )
+}
+
+/// `n` divided down by `base` to its unit, printed like Go's %.Ng (trailing zeros dropped).
+fn scaled(n: u64, base: f64, units: &[&str], significant: i32) -> String {
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= base && i < units.len() - 1 {
+        v /= base;
+        i += 1;
+    }
+    let int_digits = if v >= 1.0 {
+        v.log10().floor() as i32 + 1
+    } else {
+        1
+    };
+    let decimals = (significant - int_digits).max(0) as usize;
+    let mut s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s = s.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    s + units[i]
 }
 
 /// Time since an RFC 3339 timestamp, humanized; empty if it does not parse.
@@ -31,49 +71,6 @@ pub fn since(rfc3339: &str) -> String {
         ),
         Err(_) => String::new(),
     }
-}
-
-/// Decimal sizes as Docker prints them: "2.07MB", "512B".
-pub fn size(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut v = bytes as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i < UNITS.len() - 1 {
-        v /= 1000.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{bytes}B")
-    } else {
-        format!("{:.3}", v)
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
-            + UNITS[i]
-    }
-}
-
-/// Binary sizes as `docker stats` prints memory (go-units' BytesSize, "%.4g"): "1.953MiB".
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < UNITS.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    // %.4g: four significant digits, trailing zeros dropped.
-    let decimals = match v {
-        v if v >= 1000.0 => 0,
-        v if v >= 100.0 => 1,
-        v if v >= 10.0 => 2,
-        _ => 3,
-    };
-    let mut s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s = s.trim_end_matches('0').trim_end_matches('.').to_string();
-    }
-    s + UNITS[i]
 }
 
 /// Print rows as columns separated by at least three spaces, like Docker's tables.
@@ -118,6 +115,13 @@ mod tests {
         assert_eq!(size(512), "512B");
         assert_eq!(size(2_070_000), "2.07MB");
         assert_eq!(size(1_000), "1kB");
+        assert_eq!(size(0), "0B");
+        assert_eq!(size(12_300_000), "12.3MB");
+        assert_eq!(size(2_140_160), "2.14MB");
+        assert_eq!(bytes(2_048_000), "1.953MiB");
+        assert_eq!(bytes(512), "512B");
+        assert_eq!(duration_secs(90), "About a minute");
+        assert_eq!(duration_secs(56 * 365 * 86400), "56 years");
         assert_eq!(bytes(2_048_000), "1.953MiB");
         assert_eq!(bytes(64 << 20), "64MiB");
         assert_eq!(bytes(512), "512B");

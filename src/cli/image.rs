@@ -1,4 +1,5 @@
 //! Image verbs: load, import, images, rmi, and the `image` group (load, import, ls, rm, inspect).
+use super::human;
 use crate::dataroot::DataRoot;
 use crate::image::{short, ImageRecord, ImageStore};
 use clap::{Args, Subcommand};
@@ -116,10 +117,10 @@ pub fn images(root: &DataRoot, args: ImagesArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let now = chrono::Utc::now();
-    let mut rows = vec![["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"].map(String::from)];
+    let mut rows = Vec::new();
     for rec in &list {
         let created = created_ago(rec, now);
-        let size = human_size(rec.size);
+        let size = human::size(rec.size);
         let tags = if rec.repo_tags.is_empty() {
             vec!["<none>:<none>".to_string()]
         } else {
@@ -127,7 +128,7 @@ pub fn images(root: &DataRoot, args: ImagesArgs) -> anyhow::Result<()> {
         };
         for t in tags {
             let (repo, tag) = split_tag(&t);
-            rows.push([
+            rows.push(vec![
                 repo.to_string(),
                 tag.to_string(),
                 short(&rec.id).to_string(),
@@ -136,7 +137,10 @@ pub fn images(root: &DataRoot, args: ImagesArgs) -> anyhow::Result<()> {
             ]);
         }
     }
-    print!("{}", table(&rows));
+    print!(
+        "{}",
+        human::table(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], &rows)
+    );
     Ok(())
 }
 
@@ -207,102 +211,15 @@ fn created_ago(rec: &ImageRecord, now: chrono::DateTime<chrono::Utc>) -> String 
         .map(|t| {
             format!(
                 "{} ago",
-                human_duration((now - t.with_timezone(&chrono::Utc)).num_seconds())
+                human::duration_secs((now - t.with_timezone(&chrono::Utc)).num_seconds())
             )
         })
         .unwrap_or_else(|| "N/A".to_string())
 }
 
-/// Docker's units.HumanDuration.
-fn human_duration(secs: i64) -> String {
-    let hours = (secs + 1800) / 3600; // rounded, as Go's d.Round(time.Hour)
-    match secs {
-        s if s < 1 => "Less than a second".into(),
-        1 => "1 second".into(),
-        s if s < 60 => format!("{s} seconds"),
-        s if s / 60 == 1 => "About a minute".into(),
-        s if s / 60 < 60 => format!("{} minutes", s / 60),
-        _ if hours == 1 => "About an hour".into(),
-        _ if hours < 48 => format!("{hours} hours"),
-        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
-        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
-        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
-        s => format!("{} years", s / 3600 / 24 / 365),
-    }
-}
-
-/// Docker's units.HumanSizeWithPrecision(size, 3): decimal units, 3 significant digits.
-fn human_size(size: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let mut v = size as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i < UNITS.len() - 1 {
-        v /= 1000.0;
-        i += 1;
-    }
-    let s = if v >= 100.0 {
-        format!("{v:.0}")
-    } else if v >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    };
-    // %g drops trailing zeros.
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    format!("{s}{}", UNITS[i])
-}
-
-/// Columns padded to their widest cell plus three spaces, as Docker's tabwriter.
-fn table(rows: &[[String; 5]]) -> String {
-    let mut widths = [0usize; 5];
-    for r in rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for r in rows {
-        let mut line = String::new();
-        for (i, c) in r.iter().enumerate() {
-            if i + 1 < r.len() {
-                line.push_str(&format!("{c:<w$}", w = widths[i] + 3));
-            } else {
-                line.push_str(c);
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_like_docker() {
-        assert_eq!(human_size(0), "0B");
-        assert_eq!(human_size(999), "999B");
-        assert_eq!(human_size(2_070_000), "2.07MB");
-        assert_eq!(human_size(2_140_160), "2.14MB");
-        assert_eq!(human_size(12_300_000), "12.3MB");
-        assert_eq!(human_size(1_000_000), "1MB");
-    }
-
-    #[test]
-    fn durations_like_docker() {
-        assert_eq!(human_duration(0), "Less than a second");
-        assert_eq!(human_duration(30), "30 seconds");
-        assert_eq!(human_duration(90), "About a minute");
-        assert_eq!(human_duration(2 * 3600), "2 hours");
-        assert_eq!(human_duration(3 * 86400), "3 days");
-        assert_eq!(human_duration(56 * 365 * 86400), "56 years");
-    }
 
     #[test]
     fn splits_tags() {

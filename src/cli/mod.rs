@@ -14,8 +14,6 @@ use std::fmt;
 
 /// Docker's exit codes for failures that are not the container's own status.
 pub const EXIT_NSBOX: i32 = 125;
-pub const EXIT_CANNOT_EXEC: i32 = 126;
-pub const EXIT_NOT_FOUND: i32 = 127;
 
 /// An error that carries the exit code nsbox should end with.
 #[derive(Debug)]

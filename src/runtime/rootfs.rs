@@ -373,7 +373,6 @@ fn mount_cgroupfs(dest: &Path, opts: &MountOptions) -> Result<()> {
 pub struct MountInfo<'a> {
     pub mount_point: &'a str,
     pub fstype: &'a str,
-    pub source: &'a str,
     pub super_options: &'a str,
 }
 
@@ -385,8 +384,8 @@ impl<'a> MountInfo<'a> {
         Some(MountInfo {
             mount_point,
             fstype: post.next()?,
-            source: post.next()?,
-            super_options: post.next()?,
+            // (the mount source comes next; nothing needs it)
+            super_options: post.nth(1)?,
         })
     }
 }

@@ -12,8 +12,6 @@ use super::SpecError;
 pub const DEFAULT_PATH_ENV: &str =
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// RLIMIT_NOFILE soft and hard limit (Docker's containers get 1048576/1048576).
-
 /// Docker's 14 default capabilities, in Docker's order.
 pub fn default_capabilities() -> Vec<Capability> {
     vec![

@@ -9,7 +9,6 @@
 use crate::explain;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use std::fs;
-use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -171,16 +170,4 @@ pub fn is_mountpoint(path: &Path) -> bool {
     let want = path.to_string_lossy();
     info.lines()
         .any(|l| l.split(' ').nth(4) == Some(want.as_ref()))
-}
-
-/// Remove a container's storage dirs (after unmount).
-pub fn remove(p: &OverlayPaths) -> Result<()> {
-    for d in [&p.merged, &p.work, &p.upper] {
-        match fs::remove_dir_all(d) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(io("remove", d)(e)),
-        }
-    }
-    Ok(())
 }
