@@ -86,6 +86,37 @@ pub struct ContainerState {
 }
 
 impl ContainerState {
+    /// A container just created: not started, no limits, no cgroup yet.
+    pub fn new(
+        id: String,
+        name: String,
+        command: Vec<String>,
+        bundle: PathBuf,
+        rootfs: PathBuf,
+    ) -> Self {
+        ContainerState {
+            id,
+            name,
+            image: String::new(),
+            image_id: String::new(),
+            command,
+            created: now_rfc3339(),
+            status: Status::Created,
+            pid: 0,
+            pid_start: 0,
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            oom_killed: false,
+            auto_remove: false,
+            bundle,
+            rootfs,
+            lower_dirs: Vec::new(),
+            cgroup: None,
+            host_config: Default::default(),
+        }
+    }
+
     pub fn short_id(&self) -> &str {
         &self.id[..self.id.len().min(12)]
     }
@@ -305,27 +336,13 @@ mod tests {
     use super::*;
 
     fn sample(id: &str, name: &str) -> ContainerState {
-        ContainerState {
-            id: id.into(),
-            name: name.into(),
-            image: "busybox".into(),
-            image_id: String::new(),
-            command: vec!["sh".into()],
-            created: now_rfc3339(),
-            status: Status::Created,
-            pid: 0,
-            pid_start: 0,
-            started_at: None,
-            finished_at: None,
-            exit_code: None,
-            oom_killed: false,
-            auto_remove: false,
-            bundle: PathBuf::new(),
-            rootfs: PathBuf::new(),
-            lower_dirs: vec![],
-            cgroup: None,
-            host_config: Default::default(),
-        }
+        ContainerState::new(
+            id.into(),
+            name.into(),
+            vec!["sh".into()],
+            PathBuf::new(),
+            PathBuf::new(),
+        )
     }
 
     #[test]

@@ -166,25 +166,18 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
         .context("write config.json")?;
 
     let mut st = ContainerState {
-        id: id.clone(),
-        name: name.clone(),
         image: image_ref.clone(),
         image_id: image.id.clone(),
-        command: process_args,
-        created: state::now_rfc3339(),
-        status: Status::Created,
-        pid: 0,
-        pid_start: 0,
-        started_at: None,
-        finished_at: None,
-        exit_code: None,
-        oom_killed: false,
         auto_remove: args.rm,
-        bundle: dir.clone(),
-        rootfs: paths.merged.clone(),
         lower_dirs: lower,
-        cgroup: None,
         host_config,
+        ..ContainerState::new(
+            id.clone(),
+            name.clone(),
+            process_args,
+            dir.clone(),
+            paths.merged.clone(),
+        )
     };
     containers.save(&st)?;
     // From here on the container exists: a start failure leaves it "Created" (as Docker
@@ -294,30 +287,14 @@ fn run_bundle(root: &DataRoot, bundle: &Path, args: &RunArgs) -> Result<i32> {
     };
     fs::create_dir(&dir).with_context(|| format!("create {}", dir.display()))?;
     undo.dir = Some(dir);
+    let command = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.args().clone())
+        .unwrap_or_default();
     let mut st = ContainerState {
-        id: id.clone(),
-        name: id,
-        image: String::new(),
-        image_id: String::new(),
-        command: spec
-            .process()
-            .as_ref()
-            .and_then(|p| p.args().clone())
-            .unwrap_or_default(),
-        created: state::now_rfc3339(),
-        status: Status::Created,
-        pid: 0,
-        pid_start: 0,
-        started_at: None,
-        finished_at: None,
-        exit_code: None,
-        oom_killed: false,
         auto_remove: true,
-        bundle,
-        rootfs,
-        lower_dirs: Vec::new(),
-        cgroup: None,
-        host_config: ResourceOptions::default(),
+        ..ContainerState::new(id.clone(), id, command, bundle, rootfs)
     };
     let exit = execute(&containers, &mut st, &spec, monitor_options(args));
     drop(undo);
