@@ -115,7 +115,7 @@ mkfifo "$state/serial"
   -chardev socket,id=vfs,path="$sock" \
   -device vhost-user-fs-pci,queue-size=1024,chardev=vfs,tag=hostshare \
   -object memory-backend-memfd,id=mem,size="${mem}M",share=on -numa node,memdev=mem \
-  -append "console=ttyS0 panic=-1 quiet loglevel=3 cgroup_no_v1=all nsbox_vm_cmd=$state/cmd nsbox_vm_nonce=$nonce nsbox_vm_cgroup=$cgroup" \
+  -append "console=ttyS0 panic=-1 quiet loglevel=3 cgroup_no_v1=all nsbox_vm_cmd=$state/cmd nsbox_vm_nonce=$nonce nsbox_vm_cgroup=$cgroup nsbox_vm_cwd=$PWD" \
   </dev/null >"$state/serial" 2>"$state/qemu.log" &
 qemu_pid=$!
 exec 3<"$state/serial"
