@@ -34,6 +34,9 @@ impl DataRoot {
     pub fn containers(&self) -> PathBuf {
         self.path.join("containers")
     }
+    pub fn volumes(&self) -> PathBuf {
+        self.path.join("volumes")
+    }
     pub fn tmp(&self) -> PathBuf {
         self.path.join("tmp")
     }

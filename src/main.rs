@@ -37,6 +37,9 @@ enum Command {
     Container(cli::container::ContainerCommands),
     #[command(flatten)]
     Image(cli::image::ImageCommands),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(cli::volume::VolumeCommand),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cli::run::run(&root, *args),
         Command::Container(cmd) => cli::container::dispatch(&root, cmd).map(|()| 0),
         Command::Image(cmd) => cli::image::dispatch(&root, cmd).map(|()| 0),
+        Command::Volume(cmd) => cli::volume::dispatch(&root, cmd).map(|()| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

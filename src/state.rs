@@ -83,6 +83,37 @@ pub struct ContainerState {
     /// The limits asked for (Docker's HostConfig resource fields).
     #[serde(default)]
     pub host_config: crate::spec::resources::ResourceOptions,
+    /// Binds, volumes and tmpfs mounts the user asked for, as `docker inspect` shows them.
+    #[serde(default)]
+    pub mounts: Vec<MountPoint>,
+}
+
+/// One user mount of a container: Docker's `Mounts[]` entry, plus whether this container
+/// created the (anonymous) volume and so removes it with `--rm` / `rm -v`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MountPoint {
+    /// "bind", "volume" or "tmpfs".
+    #[serde(rename = "Type")]
+    pub typ: String,
+    /// The volume's name (volumes only).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// Host path: the bind source or the volume's `_data` dir; empty for tmpfs.
+    pub source: String,
+    pub destination: String,
+    /// "local" for volumes, empty otherwise.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub driver: String,
+    /// The mode string as given ("ro", "rw,nocopy", "" ...).
+    pub mode: String,
+    #[serde(rename = "RW")]
+    pub rw: bool,
+    /// Bind propagation ("rprivate" by default); empty for volumes and tmpfs.
+    pub propagation: String,
+    /// This container made the anonymous volume (internal; not in `docker inspect`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub anonymous: bool,
 }
 
 impl ContainerState {
@@ -114,6 +145,7 @@ impl ContainerState {
             lower_dirs: Vec::new(),
             cgroup: None,
             host_config: Default::default(),
+            mounts: Vec::new(),
         }
     }
 

@@ -9,6 +9,7 @@ pub mod resources;
 pub mod run;
 pub mod stats;
 pub mod update;
+pub mod volume;
 
 use std::fmt;
 

@@ -1,3 +1,5 @@
-//! Container storage: the overlay root filesystem (and, later, volumes).
+//! Container storage: the overlay root filesystem, volumes, and copying image content into them.
 
+pub mod copy;
 pub mod overlay;
+pub mod volumes;
