@@ -312,9 +312,15 @@ impl Containers {
         }
     }
 
-    /// Remove the container's directory and its name.
+    /// Remove the container's directory and its name, under the container's lock so that a
+    /// monitor recording the exit at the same moment either finishes first or finds it gone.
     pub fn remove(&self, st: &ContainerState) -> Result<()> {
         let dir = self.dir_of(&st.id);
+        let _lock = match self.lock(&st.id) {
+            Ok(l) => Some(l),
+            Err(_) if !dir.exists() => None,
+            Err(e) => return Err(e),
+        };
         match fs::remove_dir_all(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => {}

@@ -41,6 +41,9 @@ pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL).
     #[arg(short, long)]
     pub force: bool,
+    /// Remove the anonymous volumes the container created.
+    #[arg(short, long)]
+    pub volumes: bool,
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }
@@ -134,7 +137,7 @@ fn rm(root: &DataRoot, a: RmArgs) -> Result<()> {
     let containers = Containers::open(root)?;
     let mut failed = 0;
     for key in &a.containers {
-        match remove_one(&containers, key, a.force) {
+        match remove_one(root, &containers, key, a.force, a.volumes) {
             Ok(()) => println!("{key}"),
             Err(e) => {
                 eprintln!("Error response from daemon: {e:#}");
@@ -151,8 +154,15 @@ fn rm(root: &DataRoot, a: RmArgs) -> Result<()> {
     Ok(())
 }
 
-/// Remove a container and everything it owns; kill it first with `force`.
-pub fn remove_one(containers: &Containers, key: &str, force: bool) -> Result<()> {
+/// Remove a container and everything it owns (its anonymous volumes too with `volumes`);
+/// kill it first with `force`.
+pub fn remove_one(
+    root: &DataRoot,
+    containers: &Containers,
+    key: &str,
+    force: bool,
+    volumes: bool,
+) -> Result<()> {
     let st = containers.resolve(key)?;
     if st.is_alive() {
         if !force {
@@ -166,12 +176,12 @@ pub fn remove_one(containers: &Containers, key: &str, force: bool) -> Result<()>
     overlay::unmount(&st.rootfs)?;
     if let Some(r) = &st.cgroup {
         // Gone already when the monitor cleaned up; left over when the monitor died.
-        let cg = Cgroup::open(r);
-        if cg.dirs().iter().any(|d| d.exists()) {
-            cg.remove()?;
-        }
+        Cgroup::open(r).remove()?;
     }
     containers.remove(&st)?;
+    if volumes {
+        super::mounts::remove_anonymous_volumes(root, &st)?;
+    }
     Ok(())
 }
 

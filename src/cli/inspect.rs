@@ -139,7 +139,7 @@ pub fn container_json(st: &ContainerState) -> Result<Json> {
         "Platform": "linux",
         "HostConfig": host_config,
         "GraphDriver": graph,
-        "Mounts": [],
+        "Mounts": mounts_json(st),
         "Config": {
             "Hostname": spec.as_ref().and_then(|s| s.hostname().clone()).unwrap_or_default(),
             "User": process.as_ref().map(|p| format!("{}:{}", p.user().uid(), p.user().gid())).unwrap_or_default(),
@@ -154,7 +154,23 @@ pub fn container_json(st: &ContainerState) -> Result<Json> {
     }))
 }
 
-fn parse_template(text: &str) -> Result<Template> {
+/// The container's mounts as Docker lists them (without nsbox's internal fields).
+fn mounts_json(st: &ContainerState) -> Json {
+    Json::Array(
+        st.mounts
+            .iter()
+            .map(|m| {
+                let mut v = serde_json::to_value(m).unwrap_or(Json::Null);
+                if let Json::Object(o) = &mut v {
+                    o.remove("Anonymous");
+                }
+                v
+            })
+            .collect(),
+    )
+}
+
+pub(super) fn parse_template(text: &str) -> Result<Template> {
     let mut t = Template::default();
     t.add_funcs(&[
         ("json", json_func as gtmpl::Func),
@@ -167,7 +183,7 @@ fn parse_template(text: &str) -> Result<Template> {
     Ok(t)
 }
 
-fn render(t: &Template, obj: &Json) -> Result<String> {
+pub(super) fn render(t: &Template, obj: &Json) -> Result<String> {
     t.render(&Context::from(to_gtmpl(obj))).map_err(|e| {
         // gtmpl appends a dump of the whole object after " for "; the field name is enough.
         let msg = e.to_string();

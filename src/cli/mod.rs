@@ -5,6 +5,7 @@ pub mod container;
 pub mod human;
 pub mod image;
 pub mod inspect;
+pub mod mounts;
 pub mod resources;
 pub mod run;
 pub mod stats;

@@ -1,6 +1,7 @@
 //! `nsbox run`: image → OCI spec + overlay rootfs → runtime → monitor → state.
 //! With `--bundle DIR` it runs a plain OCI bundle, exactly as `crun run` would.
 
+use super::mounts::{self, MountFlags};
 use super::resources::ResourceArgs;
 use super::{ExitError, EXIT_NSBOX};
 use crate::dataroot::DataRoot;
@@ -12,6 +13,7 @@ use crate::spec::resources::ResourceOptions;
 use crate::spec::{self, NetworkMode, RunOptions, SpecContext};
 use crate::state::{self, ContainerState, Containers, Status};
 use crate::storage::overlay::{self, OverlayPaths};
+use crate::storage::volumes::Volumes;
 use anyhow::{Context, Result};
 use clap::{ArgAction, Args, ValueEnum};
 use oci_spec::runtime::Spec;
@@ -60,6 +62,18 @@ pub struct RunArgs {
     /// Network: none (own namespace with only lo) or host.
     #[arg(long = "network", alias = "net", value_enum, default_value = "none")]
     pub network: Network,
+    /// Bind mount a host path or mount a volume: [SRC:]DST[:OPTS] (OPTS: ro, nocopy, propagation).
+    #[arg(short = 'v', long = "volume", value_name = "[SRC:]DST[:OPTS]")]
+    pub volume: Vec<String>,
+    /// Attach a filesystem mount: type=bind|volume|tmpfs,source=..,target=..[,readonly,...].
+    #[arg(long = "mount")]
+    pub mount: Vec<String>,
+    /// Mount a tmpfs: PATH[:size=..,mode=..,noexec,...].
+    #[arg(long = "tmpfs")]
+    pub tmpfs: Vec<String>,
+    /// Mount the volumes and binds of another container: CTR[:ro|rw].
+    #[arg(long = "volumes-from")]
+    pub volumes_from: Vec<String>,
     /// Mount the container's root filesystem read-only.
     #[arg(long = "read-only")]
     pub read_only: bool,
@@ -115,6 +129,16 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
     // Bad limits fail here, before anything exists.
     let mut host_config = args.resources.apply_to(&ResourceOptions::default())?;
     host_config.cgroup_parent = args.cgroup_parent.clone().unwrap_or_default();
+    let containers = Containers::open(root)?;
+    let mount_requests = mounts::requests(
+        &containers,
+        &MountFlags {
+            volume: &args.volume,
+            mount: &args.mount,
+            tmpfs: &args.tmpfs,
+            volumes_from: &args.volumes_from,
+        },
+    )?;
     let store = ImageStore::open(root)?;
     let image = store.resolve(image_ref)?;
     let image_config = store.config(&image)?;
@@ -125,7 +149,6 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
     // Fail on a missing command before anything is created.
     let process_args = spec::process_args(&image_config, &opts)?;
 
-    let containers = Containers::open(root)?;
     let id = state::new_id().context("generate container id")?;
     let name = args
         .name
@@ -133,11 +156,13 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
         .unwrap_or_else(|| state::generated_name(&id));
     let dir = containers.dir_of(&id);
     let paths = OverlayPaths::for_container(&dir, lower.clone());
+    let volumes = Volumes::open(root)?;
     let mut undo = Undo {
         containers: &containers,
         name: None,
         dir: None,
         merged: None,
+        volumes: None,
     };
 
     containers.reserve_name(&name, &id)?;
@@ -146,6 +171,8 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
     undo.dir = Some(dir.clone());
     overlay::mount_overlay(&root.overlay(), &paths)?;
     undo.merged = Some(paths.merged.clone());
+    let user_mounts = mounts::prepare(&volumes, &mount_requests, &paths.merged)?;
+    undo.volumes = Some((&volumes, user_mounts.created.clone()));
 
     let user = resolve_user(&paths.merged, &spec::effective_user(&image_config, &opts))?;
     let hostname = opts
@@ -159,6 +186,8 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
         etc_hostname: Some(write_file(&dir.join("hostname"), &format!("{hostname}\n"))?),
         etc_hosts: Some(write_file(&dir.join("hosts"), &spec::etc_hosts(&hostname))?),
         etc_resolv_conf: Some(write_file(&dir.join("resolv.conf"), &resolv_conf())?),
+        user_mounts: user_mounts.oci,
+        rootfs_propagation: spec::mounts::rootfs_propagation(&mount_requests),
     };
     let mut spec = spec::build(&image_config, &opts, &ctx)?;
     set_resources(&mut spec, &host_config, &id);
@@ -171,6 +200,7 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
         auto_remove: args.rm,
         lower_dirs: lower,
         host_config,
+        mounts: user_mounts.points,
         ..ContainerState::new(
             id.clone(),
             name.clone(),
@@ -184,6 +214,7 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
     // does) unless --rm, and the overlay is always unmounted.
     undo.name = None;
     undo.dir = None;
+    undo.volumes = None;
     if args.rm {
         undo.name = Some(name.clone());
         undo.dir = Some(dir.clone());
@@ -192,13 +223,22 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
     let exit = execute(&containers, &mut st, &spec, monitor_options(&args));
     if !args.rm {
         // Keep limits changed by `nsbox update` while the container ran.
-        containers.update(&st.id, |s| {
+        let saved = containers.update(&st.id, |s| {
             let host_config = std::mem::take(&mut s.host_config);
             *s = st.clone();
             s.host_config = host_config;
-        })?;
+        });
+        // `nsbox rm -f` from elsewhere may have removed it meanwhile: nothing left to record.
+        if let Err(e) = saved {
+            if dir.join("state.json").exists() {
+                return Err(e.into());
+            }
+        }
     }
     drop(undo);
+    if args.rm {
+        mounts::remove_anonymous_volumes(root, &st)?;
+    }
     exit
 }
 
@@ -284,6 +324,7 @@ fn run_bundle(root: &DataRoot, bundle: &Path, args: &RunArgs) -> Result<i32> {
         name: Some(id.clone()),
         dir: None,
         merged: None,
+        volumes: None,
     };
     fs::create_dir(&dir).with_context(|| format!("create {}", dir.display()))?;
     undo.dir = Some(dir);
@@ -307,10 +348,17 @@ struct Undo<'a> {
     name: Option<String>,
     dir: Option<PathBuf>,
     merged: Option<PathBuf>,
+    /// Volumes made for a container that never came to exist.
+    volumes: Option<(&'a Volumes, Vec<String>)>,
 }
 
 impl Drop for Undo<'_> {
     fn drop(&mut self) {
+        if let Some((volumes, names)) = &self.volumes {
+            for n in names {
+                let _ = volumes.remove(n);
+            }
+        }
         if let Some(m) = &self.merged {
             let _ = overlay::unmount(m);
         }

@@ -201,6 +201,13 @@ pub fn enter(rootfs: &Path, propagation: Option<&str>) -> Result<()> {
         prop
     };
     do_mount(None, Path::new("/"), None, prop, None)?;
+    if prop.contains(MsFlags::MS_SHARED) {
+        // A shared tree would carry every mount we make under the rootfs (proc, dev, the
+        // rootfs bind itself) back to the host: make the mount holding the rootfs private,
+        // so only user binds that are shared themselves propagate (runc does the same).
+        let parent = mount_point_of(rootfs)?;
+        do_mount(None, &parent, None, MsFlags::MS_PRIVATE, None)?;
+    }
     do_mount(
         Some(&rootfs.to_string_lossy()),
         rootfs,
@@ -212,6 +219,19 @@ pub fn enter(rootfs: &Path, propagation: Option<&str>) -> Result<()> {
         format!("make / {prop:?}; bind {} on itself", rootfs.display())
     });
     Ok(())
+}
+
+/// The mount point that holds `path` (the longest mount point that is a prefix of it).
+fn mount_point_of(path: &Path) -> Result<PathBuf> {
+    let info = fs::read_to_string("/proc/self/mountinfo")
+        .map_err(io_err("read", Path::new("/proc/self/mountinfo")))?;
+    Ok(info
+        .lines()
+        .filter_map(MountInfo::parse)
+        .map(|mi| PathBuf::from(mi.mount_point))
+        .filter(|mp| path.starts_with(mp))
+        .max_by_key(|mp| mp.as_os_str().len())
+        .unwrap_or_else(|| PathBuf::from("/")))
 }
 
 /// Mount every entry of `spec.mounts` under `rootfs`, in order.

@@ -3,11 +3,13 @@
 //! - [`args`]: ENTRYPOINT/CMD merging, environment, working directory, `--env-file`.
 //! - [`user`]: `USER[:GROUP]` resolution against the image's passwd/group text.
 //! - [`defaults`]: Docker's default mounts, capabilities, masked/read-only paths, device rules.
+//! - [`mounts`]: `-v`, `--mount` and `--tmpfs` parsed and validated, and turned into OCI mounts.
 //!
 //! `build` puts them together; the caller reads files (passwd, env files) and passes text in.
 
 pub mod args;
 pub mod defaults;
+pub mod mounts;
 pub mod resources;
 pub mod user;
 
@@ -110,6 +112,10 @@ pub struct SpecContext {
     pub etc_hostname: Option<PathBuf>,
     pub etc_hosts: Option<PathBuf>,
     pub etc_resolv_conf: Option<PathBuf>,
+    /// The user's binds, volumes and tmpfs mounts ([`mounts::to_oci`]), any order.
+    pub user_mounts: Vec<oci_spec::runtime::Mount>,
+    /// `linux.rootfsPropagation`, when a mount needs more than the runtime's default.
+    pub rootfs_propagation: Option<String>,
 }
 
 /// The effective USER: `--user` if given, else the image's User, else "" (root).
@@ -191,16 +197,20 @@ pub fn build(
         .readonly(opts.read_only)
         .build()?;
 
-    let mut mounts = defaults::default_mounts();
+    // The /etc files are binds like the user's: sorted with them, so a volume on /etc
+    // goes first and the files are bound on top of it (as Docker does).
+    let mut binds = Vec::new();
     for (source, dest) in [
         (&ctx.etc_resolv_conf, "/etc/resolv.conf"),
         (&ctx.etc_hostname, "/etc/hostname"),
         (&ctx.etc_hosts, "/etc/hosts"),
     ] {
         if let Some(source) = source {
-            mounts.push(defaults::etc_bind(source.clone(), dest, opts.read_only));
+            binds.push(defaults::etc_bind(source.clone(), dest, opts.read_only));
         }
     }
+    binds.extend(ctx.user_mounts.iter().cloned());
+    let mounts = mounts::merge(defaults::default_mounts(), binds);
 
     let mut ns_types = vec![
         LinuxNamespaceType::Pid,
@@ -220,12 +230,13 @@ pub fn build(
     let resources = LinuxResourcesBuilder::default()
         .devices(defaults::device_cgroup_rules()?)
         .build()?;
-    let linux = LinuxBuilder::default()
+    let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
         .masked_paths(defaults::masked_paths())
         .readonly_paths(defaults::readonly_paths())
         .resources(resources)
         .build()?;
+    linux.set_rootfs_propagation(ctx.rootfs_propagation.clone());
 
     Ok(SpecBuilder::default()
         .version(OCI_VERSION)
@@ -280,6 +291,8 @@ mod tests {
             etc_hostname: Some("/run/x/hostname".into()),
             etc_hosts: Some("/run/x/hosts".into()),
             etc_resolv_conf: Some("/run/x/resolv.conf".into()),
+            user_mounts: Vec::new(),
+            rootfs_propagation: None,
         }
     }
 

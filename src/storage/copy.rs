@@ -1,9 +1,9 @@
 //! Docker's volume copy-up: the content an image has at a mount point is copied into a new,
 //! empty volume before the volume hides it, keeping ownership, modes, symlinks and times.
 
+use nix::fcntl::AT_FDCWD;
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use nix::sys::time::TimeSpec;
-use nix::fcntl::AT_FDCWD;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;

@@ -122,7 +122,9 @@ impl Volumes {
             labels,
             anonymous,
         };
-        let tmp = self.tmp.join(format!("volume-{name}-{}", std::process::id()));
+        let tmp = self
+            .tmp
+            .join(format!("volume-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&tmp);
         let data = tmp.join("_data");
         fs::create_dir_all(&data).map_err(io("create", &data))?;
@@ -150,7 +152,10 @@ impl Volumes {
     /// Every volume with readable metadata, by name.
     pub fn list(&self) -> Result<Vec<Volume>> {
         let mut out = Vec::new();
-        for e in fs::read_dir(&self.dir).map_err(io("read", &self.dir))?.flatten() {
+        for e in fs::read_dir(&self.dir)
+            .map_err(io("read", &self.dir))?
+            .flatten()
+        {
             if let Ok(v) = self.get(&e.file_name().to_string_lossy()) {
                 out.push(v);
             }
@@ -163,7 +168,9 @@ impl Volumes {
     pub fn remove(&self, name: &str) -> Result<()> {
         self.get(name)?;
         let dir = self.dir.join(name);
-        let gone = self.tmp.join(format!("rm-volume-{name}-{}", std::process::id()));
+        let gone = self
+            .tmp
+            .join(format!("rm-volume-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&gone);
         fs::rename(&dir, &gone).map_err(io("remove", &dir))?;
         fs::remove_dir_all(&gone).map_err(io("remove", &gone))
@@ -215,6 +222,9 @@ mod tests {
         v.remove("data").unwrap();
         assert!(matches!(v.get("data"), Err(VolumeError::NotFound(_))));
         assert!(!tmp.path().join("volumes/data").exists());
-        assert!(fs::read_dir(tmp.path().join("tmp")).unwrap().next().is_none());
+        assert!(fs::read_dir(tmp.path().join("tmp"))
+            .unwrap()
+            .next()
+            .is_none());
     }
 }

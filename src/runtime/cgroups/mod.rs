@@ -183,11 +183,16 @@ impl Cgroup {
     /// Remove the cgroup. Its processes are gone once pid 1 has been reaped (the pid
     /// namespace dies with it), but the kernel may take a moment to empty it: retry.
     pub fn remove(self) -> Result<(), CgroupError> {
+        // Already gone: `rm -f` and the monitor may both clean up after a kill.
+        if !self.dirs().iter().any(|d| d.exists()) {
+            return Ok(());
+        }
         let deadline = Instant::now() + Duration::from_secs(2);
         let mut pause = Duration::from_micros(50);
         loop {
             match self.cg.delete() {
                 Ok(()) => break,
+                Err(_) if !self.dirs().iter().any(|d| d.exists()) => break,
                 Err(_) if Instant::now() < deadline => {
                     // Usually empty within microseconds: back off from 50 µs up to 10 ms.
                     std::thread::sleep(pause);
