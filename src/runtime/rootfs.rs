@@ -501,9 +501,13 @@ fn make_node(
 /// pivot_root(".", ".") stacks the old root on top of the new one; unmounting "."
 /// then removes it (runc's trick: no temporary directory inside the container).
 pub fn pivot(rootfs: &Path) -> Result<()> {
+    let old_root = fs::File::open("/").map_err(io_err("open", Path::new("/")))?;
     let dir = fs::File::open(rootfs).map_err(io_err("open", rootfs))?;
     fchdir(&dir).map_err(|e| RootfsError::Pivot(rootfs.display().to_string(), e))?;
     pivot_root(".", ".").map_err(|e| RootfsError::Pivot(rootfs.display().to_string(), e))?;
+    // Our cwd is still the new root's own mount; step onto the old root stacked on top of it,
+    // so that the next two calls act on the old root and not on the container's mounts.
+    fchdir(&old_root).map_err(|e| RootfsError::Pivot("old root".into(), e))?;
     // The old root may be shared with the host; make it a slave before detaching it.
     do_mount(
         None,
