@@ -117,7 +117,7 @@ fn check_propagation(r: &MountRequest) -> Result<()> {
     };
     let shared = optional.contains("shared:");
     let slave = optional.contains("master:");
-    if (want_shared && !shared) || (!want_shared && !shared && !slave) {
+    if !shared && (want_shared || !slave) {
         bail!(
             "path {} is mounted on {} but it is not a {} mount",
             source.display(),
