@@ -37,6 +37,10 @@ enum Command {
     Container(cli::container::ContainerCommands),
     #[command(flatten)]
     Image(cli::image::ImageCommands),
+    #[command(flatten)]
+    Layers(cli::layers::Commands),
+    #[command(flatten)]
+    Machinery(cli::machinery::Commands),
     /// Manage volumes.
     #[command(subcommand)]
     Volume(cli::volume::VolumeCommand),
@@ -57,6 +61,8 @@ fn main() -> ExitCode {
         Command::Run(args) => cli::run::run(&root, *args),
         Command::Container(cmd) => cli::container::dispatch(&root, cmd).map(|()| 0),
         Command::Image(cmd) => cli::image::dispatch(&root, cmd).map(|()| 0),
+        Command::Layers(cmd) => cli::layers::dispatch(&root, cmd).map(|()| 0),
+        Command::Machinery(cmd) => cli::machinery::dispatch(&root, cmd).map(|()| 0),
         Command::Volume(cmd) => cli::volume::dispatch(&root, cmd).map(|()| 0),
     };
     match result {

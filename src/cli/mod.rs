@@ -5,6 +5,8 @@ pub mod container;
 pub mod human;
 pub mod image;
 pub mod inspect;
+pub mod layers;
+pub mod machinery;
 pub mod mounts;
 pub mod resources;
 pub mod run;
