@@ -80,7 +80,33 @@ pub fn plan(spec: &Spec) -> Result<NamespacePlan, NamespaceError> {
             .map(|n| n.typ().to_string())
             .collect();
         names.sort();
-        format!("new: {}", names.join(" "))
+        // The same set by hand: unshare's long options are the OCI names, but for mnt.
+        let opts: Vec<String> = names
+            .iter()
+            .map(|n| match n.as_str() {
+                "mnt" | "mount" => "--mount".to_string(),
+                "network" => "--net".to_string(),
+                other => format!("--{other}"),
+            })
+            .collect();
+        let joined = namespaces
+            .iter()
+            .filter_map(|n| {
+                n.path()
+                    .as_ref()
+                    .map(|p| format!("{} {}", n.typ(), p.display()))
+            })
+            .collect::<Vec<_>>();
+        let joined = if joined.is_empty() {
+            String::new()
+        } else {
+            format!("; joined (setns): {}", joined.join(", "))
+        };
+        format!(
+            "new: {} (by hand: unshare {} --fork){joined}",
+            names.join(" "),
+            opts.join(" ")
+        )
     });
     Ok(plan)
 }

@@ -216,7 +216,30 @@ pub fn enter(rootfs: &Path, propagation: Option<&str>) -> Result<()> {
         None,
     )?;
     explain::step("mount", || {
-        format!("make / {prop:?}; bind {} on itself", rootfs.display())
+        let r = if prop.contains(MsFlags::MS_REC) {
+            "r"
+        } else {
+            ""
+        };
+        let kind = [
+            (MsFlags::MS_SHARED, "shared"),
+            (MsFlags::MS_SLAVE, "slave"),
+            (MsFlags::MS_PRIVATE, "private"),
+            (MsFlags::MS_UNBINDABLE, "unbindable"),
+        ]
+        .iter()
+        .find(|(f, _)| prop.contains(*f))
+        .map(|(_, n)| *n)
+        .unwrap_or("slave");
+        format!(
+            "mount --make-{r}{kind} /{}; mount --rbind {root} {root} (pivot_root needs a mount point)",
+            if prop.contains(MsFlags::MS_SHARED) {
+                "; mount --make-private <mount holding the rootfs>"
+            } else {
+                ""
+            },
+            root = rootfs.display()
+        )
     });
     Ok(())
 }
@@ -240,11 +263,20 @@ pub fn mount_all(spec: &Spec, rootfs: &Path) -> Result<()> {
     for m in spec.mounts().iter().flatten() {
         mount_one(m, rootfs)?;
         if explain::enabled() {
-            done.push(format!(
-                "{} on {}",
-                m.typ().as_deref().unwrap_or("bind"),
-                m.destination().display()
-            ));
+            // "proc on /proc (nosuid,noexec,nodev)", "/host/dir on /data (rbind,rprivate)".
+            let typ = m.typ().as_deref().unwrap_or("bind");
+            let src = m.source().as_ref().map(|s| s.display().to_string());
+            let what = match src {
+                Some(s) if typ == "bind" || s.starts_with('/') => s,
+                _ => typ.to_string(),
+            };
+            let opts = m.options().as_deref().unwrap_or(&[]).join(",");
+            let opts = if opts.is_empty() {
+                String::new()
+            } else {
+                format!(" ({opts})")
+            };
+            done.push(format!("{what} on {}{opts}", m.destination().display()));
         }
     }
     explain::step("mount", || done.join("; "));
@@ -520,7 +552,10 @@ pub fn pivot(rootfs: &Path) -> Result<()> {
         .map_err(|e| RootfsError::Pivot("detach old root".into(), e))?;
     chdir("/").map_err(|e| RootfsError::Pivot("/".into(), e))?;
     explain::step("pivot_root", || {
-        format!("{} is now /, old root detached", rootfs.display())
+        format!(
+            "cd {} && pivot_root . . : it is now /; old root made rslave and detached (umount -l .)",
+            rootfs.display()
+        )
     });
     Ok(())
 }
@@ -568,11 +603,17 @@ pub fn finish(spec: &Spec) -> Result<()> {
         remount(Path::new("/"), MsFlags::MS_RDONLY)?;
     }
     explain::step("mount", || {
+        let present = |l: &[String]| -> Vec<String> {
+            l.iter()
+                .filter(|p| Path::new(p).exists())
+                .cloned()
+                .collect()
+        };
         format!(
-            "masked {} paths (tmpfs or /dev/null); read-only {} paths; root {}",
-            masked.len(),
-            readonly.len(),
-            if root_ro { "ro" } else { "rw" }
+            "masked (ro tmpfs or /dev/null bound over): {}; read-only (bind + remount ro): {}; root {}",
+            present(&masked).join(" "),
+            present(&readonly).join(" "),
+            if root_ro { "remounted ro" } else { "rw" }
         )
     });
     Ok(())

@@ -56,6 +56,19 @@ pub fn apply_rlimits(process: &Process) -> Result<()> {
         };
         setrlimit(res, r.soft(), r.hard()).map_err(sys("rlimit"))?;
     }
+    explain::step("rlimits", || {
+        let set: Vec<String> = process
+            .rlimits()
+            .iter()
+            .flatten()
+            .map(|r| format!("{:?}={}:{}", r.typ(), r.soft(), r.hard()))
+            .collect();
+        if set.is_empty() {
+            "none set: inherited from nsbox, as Docker does (ulimit -a inside shows them)".into()
+        } else {
+            format!("setrlimit {}", set.join(" "))
+        }
+    });
     Ok(())
 }
 
@@ -106,22 +119,42 @@ pub fn apply_identity(process: &Process) -> Result<()> {
         {
             caps::raise(None, CapSet::Ambient, *cap).map_err(err)?;
         }
-        explain::step("security", || {
-            let mut names: Vec<String> = effective
-                .iter()
-                .map(|c| c.to_string().trim_start_matches("CAP_").to_string())
-                .collect();
-            names.sort();
-            format!(
-                "uid {uid} gid {gid} groups {:?}; capabilities kept: {}",
-                groups.iter().map(|g| g.as_raw()).collect::<Vec<_>>(),
-                names.join(" ")
-            )
-        });
     }
     if process.no_new_privileges().unwrap_or(false) {
         nix::sys::prctl::set_no_new_privs().map_err(sys("no_new_privs"))?;
-        explain::step("security", || "no_new_privs=1".to_string());
     }
+    // What the kernel now holds for this process, read back rather than restated.
+    explain::step("security", || {
+        let names = |set: CapSet| -> String {
+            let mut n: Vec<String> = caps::read(None, set)
+                .unwrap_or_default()
+                .iter()
+                .map(|c| c.to_string().trim_start_matches("CAP_").to_string())
+                .collect();
+            n.sort();
+            if n.is_empty() {
+                "none".into()
+            } else {
+                n.join(" ")
+            }
+        };
+        let all = caps::all().len();
+        let bounding = caps::read(None, CapSet::Bounding)
+            .map(|b| b.len())
+            .unwrap_or(0);
+        let nnp = nix::sys::prctl::get_no_new_privs().unwrap_or(false);
+        format!(
+            "setresgid {gid}; setgroups [{}]; setresuid {uid}; capabilities kept: {}; \
+             bounding set {bounding} of {all}; ambient: {}; no_new_privs={}",
+            groups
+                .iter()
+                .map(|g| g.as_raw().to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+            names(CapSet::Effective),
+            names(CapSet::Ambient),
+            u8::from(nnp)
+        )
+    });
     Ok(())
 }

@@ -159,6 +159,7 @@ pub fn unmount(merged: &Path) -> Result<()> {
         })?;
     }
     explain::step("overlay", || format!("umount {}", merged.display()));
+    explain::record_removed("unmounted overlay");
     Ok(())
 }
 

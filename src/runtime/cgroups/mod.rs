@@ -6,9 +6,11 @@
 //! with one cgroup per controller hierarchy (hybrid hosts included).
 
 pub mod mode;
+mod narrate;
 pub mod resources;
 pub mod stats;
 mod v2;
+pub mod view;
 
 use crate::explain;
 use cgroups_rs::fs::hierarchies::{V1, V2};
@@ -112,13 +114,9 @@ impl Cgroup {
         }
         explain::step("cgroup", || {
             format!(
-                "{mode}: mkdir {}",
-                cgroup
-                    .dirs()
-                    .iter()
-                    .map(|d| d.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                "{mode}: mkdir {}; {}",
+                explain::brace_paths(&cgroup.dirs()),
+                narrate::limits_detail(&cgroup, linux.and_then(|l| l.resources().as_ref()))
             )
         });
         Ok(Some(cgroup))
@@ -158,7 +156,28 @@ impl Cgroup {
     pub fn join(&self, pid: i32) -> Result<(), CgroupError> {
         self.cg
             .add_task_by_tgid(CgroupPid::from(pid as u64))
-            .map_err(backend("join"))
+            .map_err(backend("join"))?;
+        explain::step("cgroup", || {
+            let dirs: Vec<PathBuf> = self.dirs().iter().map(|d| d.join("cgroup.procs")).collect();
+            format!("echo {pid} > {}", explain::brace_paths(&dirs))
+        });
+        Ok(())
+    }
+
+    /// The most memory the cgroup ever used: memory.peak on v2 (Linux 5.19+),
+    /// memory.max_usage_in_bytes on v1. None if the kernel does not keep it.
+    pub fn peak_memory(&self) -> Option<u64> {
+        let mem = self.cg.controller_of::<MemController>()?;
+        let file = if self.reference.mode == Mode::Unified {
+            "memory.peak"
+        } else {
+            "memory.max_usage_in_bytes"
+        };
+        std::fs::read_to_string(mem.path().join(file))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     /// Whether the kernel's OOM killer killed something in this cgroup: `oom_kill` in
@@ -187,6 +206,10 @@ impl Cgroup {
         if !self.dirs().iter().any(|d| d.exists()) {
             return Ok(());
         }
+        if explain::enabled() {
+            // Read now: the counters go with the directory.
+            explain::record_cgroup_end(self.peak_memory(), self.oom_kills());
+        }
         let deadline = Instant::now() + Duration::from_secs(2);
         let mut pause = Duration::from_micros(50);
         loop {
@@ -202,15 +225,9 @@ impl Cgroup {
             }
         }
         explain::step("cgroup", || {
-            format!(
-                "rmdir {}",
-                self.dirs()
-                    .iter()
-                    .map(|d| d.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            )
+            format!("rmdir {}", explain::brace_paths(&self.dirs()))
         });
+        explain::record_removed("removed cgroup");
         Ok(())
     }
 }
