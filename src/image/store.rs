@@ -82,6 +82,11 @@ pub struct ImageRecord {
     /// "sha256:<hex>" of the OCI manifest the image came with, if any.
     #[serde(default)]
     pub manifest: Option<String>,
+    /// "sha256:<hex>" of each layer blob as it came (kept in the store so that `save` can
+    /// write the image back with the same digests), bottom first; empty for images stored
+    /// before blobs were kept.
+    #[serde(default)]
+    pub layer_blobs: Vec<String>,
 }
 
 impl ImageRecord {
@@ -163,13 +168,13 @@ pub fn normalize(reference: &str) -> Option<String> {
 }
 
 /// A temp file or dir under `<root>/tmp`, removed on drop unless kept.
-struct TempPath {
-    path: PathBuf,
+pub(super) struct TempPath {
+    pub(super) path: PathBuf,
     keep: bool,
 }
 
 impl TempPath {
-    fn new(tmp: &Path, prefix: &str) -> Self {
+    pub(super) fn new(tmp: &Path, prefix: &str) -> Self {
         static N: AtomicU64 = AtomicU64::new(0);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -205,6 +210,17 @@ struct Staged {
     size: u64,
 }
 
+/// Everything one load, import or commit stages before the commit point.
+#[derive(Default)]
+struct Batch {
+    /// Unpacked layers by diff_id hex.
+    layers: HashMap<String, Staged>,
+    /// Layer blob files by blob hex.
+    blobs: HashMap<String, TempPath>,
+    /// Per image plan: the blob hex of each layer, bottom first.
+    layer_blobs: Vec<Vec<String>>,
+}
+
 pub struct ImageStore {
     root: DataRoot,
 }
@@ -233,7 +249,7 @@ impl ImageStore {
         };
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let pid = ["layer-", "archive-"]
+            let pid = ["layer-", "archive-", "blob-", "commit-"]
                 .iter()
                 .find_map(|p| name.strip_prefix(p))
                 .and_then(|rest| rest.split('-').next())
@@ -248,6 +264,25 @@ impl ImageStore {
                 });
             }
         }
+    }
+
+    pub(super) fn tmp(&self) -> PathBuf {
+        self.root.tmp()
+    }
+
+    /// Where the blob with this hex lives (config, manifest or layer).
+    pub(super) fn blob_path(&self, hex: &str) -> PathBuf {
+        self.blobs().join(hex)
+    }
+
+    fn blob_present(&self, hex: &str) -> bool {
+        self.blobs().join(hex).is_file()
+    }
+
+    /// The bytes of a small blob (config, manifest).
+    pub(super) fn read_blob(&self, digest_str: &str) -> Result<Vec<u8>, ImageError> {
+        let p = self.blobs().join(digest::parse(digest_str)?);
+        fs::read(&p).map_err(io_err(&p))
     }
 
     fn blobs(&self) -> PathBuf {
@@ -427,21 +462,44 @@ impl ImageStore {
             }
             bar
         });
-        let mut staged: HashMap<String, Staged> = HashMap::new();
+        let mut staged = Batch::default();
+        // A docker-save member may serve several images: copy it once.
+        let mut member_hex: HashMap<String, String> = HashMap::new();
         for plan in &plans {
+            let mut these = Vec::new();
             for layer in &plan.layers {
                 if let Some(b) = &bar {
                     b.set_message(format!("Loading layer {}", &layer.diff_hex[..12]));
                 }
-                if !staged.contains_key(&layer.diff_hex) && !self.layer_present(&layer.diff_hex) {
-                    let reader = src.open_member(&layer.member)?;
-                    let s = self.stage_layer(reader, layer)?;
-                    staged.insert(layer.diff_hex.clone(), s);
-                }
+                let need_layer = !staged.layers.contains_key(&layer.diff_hex)
+                    && !self.layer_present(&layer.diff_hex);
+                let known = layer
+                    .blob_hex
+                    .clone()
+                    .or_else(|| member_hex.get(&layer.member).cloned())
+                    .filter(|h| staged.blobs.contains_key(h) || self.blob_present(h));
+                let hex = match known {
+                    Some(h) if !need_layer => h,
+                    _ => {
+                        let reader = src.open_member(&layer.member)?;
+                        let (blob, hex) =
+                            self.stage_blob(reader, &layer.member, layer.blob_hex.as_deref())?;
+                        if need_layer {
+                            let f = File::open(&blob.path).map_err(io_err(&blob.path))?;
+                            let s = self.stage_layer(io::BufReader::new(f), layer)?;
+                            staged.layers.insert(layer.diff_hex.clone(), s);
+                        }
+                        staged.blobs.entry(hex.clone()).or_insert(blob);
+                        hex
+                    }
+                };
+                member_hex.insert(layer.member.clone(), hex.clone());
+                these.push(hex);
                 if let Some(b) = &bar {
                     b.inc(1);
                 }
             }
+            staged.layer_blobs.push(these);
         }
         if let Some(b) = bar {
             b.finish_and_clear();
@@ -449,17 +507,111 @@ impl ImageStore {
         self.commit(&plans, staged)
     }
 
+    /// Copy a layer blob into a temp file, hashing it; check it against `expected` if known.
+    fn stage_blob(
+        &self,
+        reader: impl io::Read,
+        member: &str,
+        expected: Option<&str>,
+    ) -> Result<(TempPath, String), ImageError> {
+        let tmp = TempPath::new(&self.root.tmp(), "blob");
+        let mut f = File::create(&tmp.path).map_err(io_err(&tmp.path))?;
+        let mut r = digest::HashingReader::new(reader);
+        io::copy(&mut r, &mut f)
+            .and_then(|_| f.sync_all())
+            .map_err(io_err(&tmp.path))?;
+        let (_, hex, _) = r.finish();
+        if let Some(e) = expected {
+            digest::check(member, e, &hex)?;
+        }
+        Ok((tmp, hex))
+    }
+
+    /// Store an image built from `base` plus one new layer whose blob sits at `blob` (a temp
+    /// file of ours): the layer is unpacked and verified like a loaded one, then everything
+    /// is committed at once. `config_bytes` must name the new diff_id last.
+    pub(super) fn add_layer_image(
+        &self,
+        base: &ImageRecord,
+        blob: TempPath,
+        diff_hex: &str,
+        config_bytes: Vec<u8>,
+        manifest: (String, Vec<u8>),
+        tag: Option<String>,
+    ) -> Result<ImageRecord, ImageError> {
+        if base.layer_blobs.len() != base.diff_ids.len() {
+            return Err(ImageError::Other(format!(
+                "image {} was stored without its layer blobs (by an older nsbox): load it again",
+                short(&base.id)
+            )));
+        }
+        let f = File::open(&blob.path).map_err(io_err(&blob.path))?;
+        let blob_hex = {
+            let mut r = digest::HashingReader::new(io::BufReader::new(f));
+            r.drain().map_err(io_err(&blob.path))?;
+            r.finish().1
+        };
+        let mut layers: Vec<LayerPlan> = base
+            .diff_ids
+            .iter()
+            .zip(&base.layer_blobs)
+            .map(|(d, b)| {
+                Ok(LayerPlan {
+                    member: d.clone(),
+                    blob_hex: Some(digest::parse(b)?.to_string()),
+                    diff_hex: digest::parse(d)?.to_string(),
+                })
+            })
+            .collect::<Result<_, ImageError>>()?;
+        let new = LayerPlan {
+            member: "new layer".into(),
+            blob_hex: Some(blob_hex.clone()),
+            diff_hex: diff_hex.to_string(),
+        };
+        let mut staged = Batch::default();
+        if !self.layer_present(diff_hex) {
+            let f = File::open(&blob.path).map_err(io_err(&blob.path))?;
+            staged.layers.insert(
+                diff_hex.to_string(),
+                self.stage_layer(io::BufReader::new(f), &new)?,
+            );
+        }
+        layers.push(new);
+        staged
+            .layer_blobs
+            .push(layers.iter().filter_map(|l| l.blob_hex.clone()).collect());
+        staged.blobs.insert(blob_hex, blob);
+        let config: ImageConfiguration =
+            serde_json::from_slice(&config_bytes).map_err(|source| ImageError::Corrupt {
+                path: "new image config".into(),
+                source,
+            })?;
+        let plan = ImagePlan {
+            config_hex: digest::sha256_hex(&config_bytes),
+            config_bytes,
+            config,
+            manifest: Some(manifest),
+            layers,
+            tags: tag.into_iter().collect(),
+        };
+        let mut recs = self.commit(&[plan], staged)?;
+        recs.pop()
+            .ok_or_else(|| ImageError::Other("commit produced no image".into()))
+    }
+
     /// `docker import`: a rootfs tar (plain or gzip) as a one-layer image named `reference`.
     pub fn import(&self, path: &Path, reference: &str) -> Result<ImageRecord, ImageError> {
         let tag = normalize(reference)
             .ok_or_else(|| ImageError::InvalidReference(reference.to_string()))?;
+        let member = path.display().to_string();
         let f = File::open(path).map_err(io_err(path))?;
+        let (blob, blob_hex) = self.stage_blob(io::BufReader::new(f), &member, None)?;
+        let f = File::open(&blob.path).map_err(io_err(&blob.path))?;
         let dir = TempPath::new(&self.root.tmp(), "layer");
         let diff = dir.path.join("diff");
         fs::create_dir(&dir.path)
             .and_then(|()| fs::create_dir(&diff))
             .map_err(io_err(&dir.path))?;
-        let member = path.display().to_string();
         let u = unpack::unpack_layer(io::BufReader::new(f), &diff).map_err(|source| {
             ImageError::Layer {
                 member: member.clone(),
@@ -494,10 +646,14 @@ impl ImageStore {
             }],
             tags: vec![tag],
         };
-        let mut staged = HashMap::new();
+        let mut staged = Batch::default();
         if !self.layer_present(&u.diff_hex) {
-            staged.insert(u.diff_hex.clone(), Staged { dir, size: u.size });
+            staged
+                .layers
+                .insert(u.diff_hex.clone(), Staged { dir, size: u.size });
         }
+        staged.layer_blobs.push(vec![blob_hex.clone()]);
+        staged.blobs.insert(blob_hex, blob);
         let mut recs = self.commit(&[plan], staged)?;
         recs.pop()
             .ok_or_else(|| ImageError::Other("import produced no image".into()))
@@ -547,13 +703,16 @@ impl ImageStore {
     }
 
     /// Under the lock: move staged layers into place, then write blobs, records and tags.
-    fn commit(
-        &self,
-        plans: &[ImagePlan],
-        staged: HashMap<String, Staged>,
-    ) -> Result<Vec<ImageRecord>, ImageError> {
+    fn commit(&self, plans: &[ImagePlan], staged: Batch) -> Result<Vec<ImageRecord>, ImageError> {
         let _lock = self.lock()?;
-        for (hex, mut s) in staged {
+        for (hex, mut t) in staged.blobs {
+            let dest = self.blobs().join(&hex);
+            if !dest.is_file() {
+                fs::rename(&t.path, &dest).map_err(io_err(&dest))?;
+                t.keep = true;
+            }
+        }
+        for (hex, mut s) in staged.layers {
             let dest = self.root.layer_dir(&hex);
             if dest.exists() {
                 continue; // someone else committed it meanwhile; ours is dropped
@@ -567,7 +726,7 @@ impl ImageStore {
         }
         let mut tags = self.read_tags()?;
         let mut ids = Vec::new();
-        for plan in plans {
+        for (n, plan) in plans.iter().enumerate() {
             for l in &plan.layers {
                 if !self.layer_present(&l.diff_hex) {
                     return Err(ImageError::LayerMissing(format!("sha256:{}", l.diff_hex)));
@@ -594,6 +753,11 @@ impl ImageStore {
                 size: layer_sizes.iter().sum(),
                 layer_sizes,
                 manifest: plan.manifest.as_ref().map(|(h, _)| format!("sha256:{h}")),
+                layer_blobs: staged
+                    .layer_blobs
+                    .get(n)
+                    .map(|v| v.iter().map(|h| format!("sha256:{h}")).collect())
+                    .unwrap_or_default(),
             };
             // The same image loaded again from a docker-save tar keeps the manifest it had.
             let rec = match (&rec.manifest, self.read_record(&plan.config_hex, &tags)) {
@@ -692,8 +856,11 @@ impl ImageStore {
         let blobs = self.blobs();
         for e in fs::read_dir(&blobs).map_err(io_err(&blobs))?.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
+            let digest = format!("sha256:{name}");
             let used = others.iter().any(|o| {
-                o.hex() == name || o.manifest.as_deref() == Some(&format!("sha256:{name}"))
+                o.hex() == name
+                    || o.manifest.as_deref() == Some(&digest)
+                    || o.layer_blobs.contains(&digest)
             });
             if !used {
                 let _ = fs::remove_file(e.path());

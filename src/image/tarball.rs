@@ -1,0 +1,104 @@
+//! Writing filesystem entries into a tar stream (for `commit` layers and `export`): owners,
+//! modes, mtimes, symlinks, devices, fifos, and hardlinks as tar links to the first name.
+//! Never follows a symlink; a regular file is opened with O_NOFOLLOW.
+
+use std::collections::HashMap;
+use std::fs::{self, Metadata};
+use std::io::{self, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::Path;
+use tar::{EntryType, Header};
+
+pub struct TarWriter<W: Write> {
+    builder: tar::Builder<W>,
+    /// (dev, ino) of regular files with several names → the first name written.
+    links: HashMap<(u64, u64), String>,
+}
+
+impl<W: Write> TarWriter<W> {
+    pub fn new(w: W) -> Self {
+        TarWriter {
+            builder: tar::Builder::new(w),
+            links: HashMap::new(),
+        }
+    }
+
+    fn header(meta: &Metadata, kind: EntryType) -> Header {
+        let mut h = Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(meta.mode() & 0o7777);
+        h.set_uid(meta.uid().into());
+        h.set_gid(meta.gid().into());
+        h.set_mtime(meta.mtime().max(0) as u64);
+        h.set_size(0);
+        h
+    }
+
+    /// Append the file at `path` (described by `meta`, from lstat) as `name` (relative, no
+    /// leading slash; directories get a trailing one).
+    pub fn append(&mut self, name: &str, path: &Path, meta: &Metadata) -> io::Result<()> {
+        let ft = meta.file_type();
+        if ft.is_dir() {
+            let mut h = Self::header(meta, EntryType::Directory);
+            return self
+                .builder
+                .append_data(&mut h, format!("{name}/"), io::empty());
+        }
+        if ft.is_symlink() {
+            let mut h = Self::header(meta, EntryType::Symlink);
+            let target = fs::read_link(path)?;
+            return self.builder.append_link(&mut h, name, target);
+        }
+        if ft.is_file() {
+            if meta.nlink() > 1 {
+                let key = (meta.dev(), meta.ino());
+                if let Some(first) = self.links.get(&key) {
+                    let mut h = Self::header(meta, EntryType::Link);
+                    let first = first.clone();
+                    return self.builder.append_link(&mut h, name, first);
+                }
+                self.links.insert(key, name.to_string());
+            }
+            let mut f = fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(path)?;
+            let mut h = Self::header(meta, EntryType::Regular);
+            h.set_size(f.metadata()?.len());
+            return self.builder.append_data(&mut h, name, &mut f);
+        }
+        let kind = if ft.is_char_device() {
+            EntryType::Char
+        } else if ft.is_block_device() {
+            EntryType::Block
+        } else if ft.is_fifo() {
+            EntryType::Fifo
+        } else {
+            return Ok(()); // sockets do not go into images (Docker skips them too)
+        };
+        let mut h = Self::header(meta, kind);
+        if kind != EntryType::Fifo {
+            let rdev = meta.rdev();
+            h.set_device_major(libc::major(rdev))?;
+            h.set_device_minor(libc::minor(rdev))?;
+        }
+        self.builder.append_data(&mut h, name, io::empty())
+    }
+
+    /// An empty regular file `name`: an OCI whiteout marker (`.wh.x`, `.wh..wh..opq`).
+    pub fn marker(&mut self, name: &str, mtime: i64) -> io::Result<()> {
+        let mut h = Header::new_gnu();
+        h.set_entry_type(EntryType::Regular);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(mtime.max(0) as u64);
+        h.set_size(0);
+        self.builder.append_data(&mut h, name, io::empty())
+    }
+
+    /// Write the end-of-archive blocks and return the writer.
+    pub fn finish(self) -> io::Result<W> {
+        self.builder.into_inner()
+    }
+}
