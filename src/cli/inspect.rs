@@ -1,10 +1,11 @@
-//! `nsbox inspect`: Docker-shaped JSON for containers and images, and `-f` Go templates
-//! (gtmpl, with Docker's `json`, `join`, `upper`, `lower` functions).
+//! `nsbox inspect`: Docker-shaped JSON for containers, images and volumes, and `-f` Go
+//! templates (gtmpl, with Docker's `json`, `join`, `upper`, `lower` functions).
 
 use super::ExitError;
 use crate::dataroot::DataRoot;
 use crate::image::ImageStore;
 use crate::state::{ContainerState, Containers, Status};
+use crate::storage::volumes::Volumes;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use gtmpl::{Context, FuncError, Template, Value};
@@ -12,10 +13,11 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use serde_json::{json, Value as Json};
 use std::collections::HashMap;
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ObjectType {
     Container,
     Image,
+    Volume,
 }
 
 #[derive(Debug, Args)]
@@ -50,23 +52,54 @@ pub fn inspect(root: &DataRoot, a: InspectArgs) -> Result<()> {
     Ok(())
 }
 
+/// Docker's lookup order: container, image, volume (or only the kind asked for).
 fn find(root: &DataRoot, name: &str, kind: Option<ObjectType>) -> Result<Json> {
-    if !matches!(kind, Some(ObjectType::Image)) {
+    let wants = |k: ObjectType| kind.is_none_or(|w| w == k);
+    if wants(ObjectType::Container) {
         if let Ok(st) = Containers::open(root)?.resolve(name) {
-            return container_json(&st);
+            return container_json(root, &st);
         }
     }
-    if !matches!(kind, Some(ObjectType::Container)) {
+    if wants(ObjectType::Image) {
         let store = ImageStore::open(root)?;
         if let Ok(img) = store.resolve(name) {
             return Ok(store.inspect_json(&img)?);
         }
     }
+    if wants(ObjectType::Volume) {
+        let vols = Volumes::open(root)?;
+        if let Ok(v) = vols.get(name) {
+            return Ok(super::volume::volume_json(&vols, &v));
+        }
+    }
     Err(ExitError::new(1, format!("Error: No such object: {name}")).into())
 }
 
+/// Entrypoint and Cmd as Docker shows them: the image's entrypoint when the command starts
+/// with it (nsbox keeps only the merged argv), the rest as Cmd.
+fn split_command(root: &DataRoot, st: &ContainerState) -> (Json, Json, Json) {
+    let config = ImageStore::open(root)
+        .ok()
+        .and_then(|s| s.resolve(&st.image_id).ok().and_then(|r| s.config(&r).ok()));
+    let c = config.as_ref().and_then(|c| c.config().clone());
+    let labels = c
+        .as_ref()
+        .and_then(|c| c.labels().clone())
+        .map(|l| json!(l))
+        .unwrap_or_else(|| json!({}));
+    let ep = c
+        .as_ref()
+        .and_then(|c| c.entrypoint().clone())
+        .unwrap_or_default();
+    if !ep.is_empty() && st.command.starts_with(&ep) {
+        (json!(ep), json!(st.command[ep.len()..]), labels)
+    } else {
+        (Json::Null, json!(st.command), labels)
+    }
+}
+
 /// A container as `docker inspect` shows it (the fields nsbox has).
-pub fn container_json(st: &ContainerState) -> Result<Json> {
+pub fn container_json(root: &DataRoot, st: &ContainerState) -> Result<Json> {
     let spec = Spec::load(st.bundle.join("config.json")).ok();
     let process = spec.as_ref().and_then(|s| s.process().clone());
     let alive = st.is_alive();
@@ -115,6 +148,7 @@ pub fn container_json(st: &ContainerState) -> Result<Json> {
         m.insert("ReadonlyRootfs".into(), ro.into());
     }
     let args = st.command.clone();
+    let (entrypoint, cmd, labels) = split_command(root, st);
     Ok(json!({
         "Id": st.id,
         "Created": st.created,
@@ -145,10 +179,11 @@ pub fn container_json(st: &ContainerState) -> Result<Json> {
             "User": process.as_ref().map(|p| format!("{}:{}", p.user().uid(), p.user().gid())).unwrap_or_default(),
             "Tty": process.as_ref().and_then(|p| p.terminal()).unwrap_or(false),
             "Env": process.as_ref().and_then(|p| p.env().clone()).unwrap_or_default(),
-            "Cmd": args,
+            "Cmd": cmd,
+            "Entrypoint": entrypoint,
             "Image": st.image,
             "WorkingDir": process.as_ref().map(|p| p.cwd().display().to_string()).unwrap_or_default(),
-            "Labels": {},
+            "Labels": labels,
         },
         "CgroupPath": st.cgroup,
     }))
