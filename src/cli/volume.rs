@@ -273,7 +273,7 @@ fn confirm(all: bool) -> Result<bool> {
 }
 
 /// A volume as `docker volume inspect` shows it.
-fn volume_json(vols: &Volumes, v: &Volume) -> Json {
+pub(crate) fn volume_json(vols: &Volumes, v: &Volume) -> Json {
     json!({
         "CreatedAt": docker_time(&v.created_at),
         "Driver": DRIVER,
