@@ -1,13 +1,16 @@
 //! The command line: clap definitions, one file per command group, and the mapping of
 //! errors to one-line messages with Docker's exit codes.
 
+pub mod cgroup_view;
 pub mod container;
 pub mod human;
 pub mod image;
+pub mod info;
 pub mod inspect;
 pub mod layers;
 pub mod machinery;
 pub mod mounts;
+pub mod ns;
 pub mod resources;
 pub mod run;
 pub mod stats;
