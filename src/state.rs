@@ -6,7 +6,7 @@
 use crate::dataroot::DataRoot;
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
@@ -86,6 +86,26 @@ pub struct ContainerState {
     /// Binds, volumes and tmpfs mounts the user asked for, as `docker inspect` shows them.
     #[serde(default)]
     pub mounts: Vec<MountPoint>,
+    /// How the container's process is attached: a pty (`-t`), stdin kept open (`-i`).
+    #[serde(default)]
+    pub tty: bool,
+    #[serde(default)]
+    pub interactive: bool,
+    /// The monitor supervising the container while it runs (0 when none).
+    #[serde(default)]
+    pub monitor_pid: i32,
+    #[serde(default)]
+    pub restart: crate::monitor::RestartPolicy,
+    #[serde(default)]
+    pub restart_count: u32,
+    /// Set by `stop`/`kill`: the restart policy does not apply to this exit.
+    #[serde(default)]
+    pub manually_stopped: bool,
+    #[serde(default)]
+    pub log: crate::monitor::log::LogOptions,
+    /// The json-file log of the container's output (in the container's dir).
+    #[serde(default)]
+    pub log_path: PathBuf,
 }
 
 /// One user mount of a container: Docker's `Mounts[]` entry, plus whether this container
@@ -146,6 +166,14 @@ impl ContainerState {
             cgroup: None,
             host_config: Default::default(),
             mounts: Vec::new(),
+            tty: false,
+            interactive: false,
+            monitor_pid: 0,
+            restart: Default::default(),
+            restart_count: 0,
+            manually_stopped: false,
+            log: Default::default(),
+            log_path: PathBuf::new(),
         }
     }
 
@@ -217,14 +245,14 @@ impl Containers {
         let _ = fs::remove_file(self.names.join(name));
     }
 
+    /// The container's lock: an flock on its directory itself, so that taking it never
+    /// creates a file (a lock file re-created during `rm` would keep the dir from going).
     fn lock(&self, id: &str) -> Result<Flock<File>> {
-        let path = self.dir_of(id).join("lock");
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io("open", &path))?;
+        let path = self.dir_of(id);
+        let f = File::open(&path).map_err(|e| match e.kind() {
+            ErrorKind::NotFound => StateError::NotFound(id.to_string()),
+            _ => io("open", &path)(e),
+        })?;
         Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| io("lock", &path)(e.into()))
     }
 

@@ -180,7 +180,7 @@ pub fn remove_one(
     }
     containers.remove(&st)?;
     if volumes {
-        super::mounts::remove_anonymous_volumes(root, &st)?;
+        crate::storage::volumes::remove_anonymous(root, &st)?;
     }
     Ok(())
 }

@@ -3,10 +3,9 @@
 //! the image, Docker's copy-up) and missing `-v` bind dirs made; and the container's own
 //! anonymous volumes removed with it.
 
-use crate::dataroot::DataRoot;
 use crate::runtime::rootfs::{secure_join, MountInfo};
 use crate::spec::mounts::{self as parse, MountKind, MountRequest};
-use crate::state::{ContainerState, Containers, MountPoint};
+use crate::state::{Containers, MountPoint};
 use crate::storage::copy;
 use crate::storage::volumes::Volumes;
 use anyhow::{bail, Context, Result};
@@ -223,31 +222,6 @@ fn remove_volumes(volumes: &Volumes, names: &[String]) {
     for n in names {
         let _ = volumes.remove(n);
     }
-}
-
-/// Remove the anonymous volumes `st` created (`run --rm`, `rm -v`), except any that another
-/// container still mounts (through `--volumes-from`). Named volumes are never removed here.
-pub fn remove_anonymous_volumes(root: &DataRoot, st: &ContainerState) -> Result<()> {
-    let owned: Vec<&str> = st
-        .mounts
-        .iter()
-        .filter(|m| m.anonymous && m.typ == "volume")
-        .map(|m| m.name.as_str())
-        .collect();
-    if owned.is_empty() {
-        return Ok(());
-    }
-    let others = Containers::open(root)?.list()?;
-    let volumes = Volumes::open(root)?;
-    for name in owned {
-        let used = others
-            .iter()
-            .any(|c| c.id != st.id && c.mounts.iter().any(|m| m.typ == "volume" && m.name == name));
-        if !used {
-            volumes.remove(name)?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

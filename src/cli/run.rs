@@ -7,17 +7,20 @@ use super::{ExitError, EXIT_NSBOX};
 use crate::dataroot::DataRoot;
 use crate::explain;
 use crate::image::ImageStore;
-use crate::monitor::{self, MonitorOptions};
-use crate::runtime::{self, rootfs::secure_join, RuntimeError};
+use crate::monitor::client::{ClientOptions, End};
+use crate::monitor::log::LogOptions;
+use crate::monitor::{self, MonitorError, RestartPolicy, Started};
+use crate::runtime::rootfs::secure_join;
 use crate::spec::resources::ResourceOptions;
 use crate::spec::{self, NetworkMode, RunOptions, SpecContext};
-use crate::state::{self, ContainerState, Containers, Status};
+use crate::state::{self, ContainerState, Containers};
 use crate::storage::overlay::{self, OverlayPaths};
 use crate::storage::volumes::Volumes;
 use anyhow::{Context, Result};
 use clap::{ArgAction, Args, ValueEnum};
 use oci_spec::runtime::Spec;
 use std::fs;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -83,6 +86,21 @@ pub struct RunArgs {
     /// Allocate a pseudo-TTY.
     #[arg(short = 't', long = "tty")]
     pub tty: bool,
+    /// Run in the background and print the container ID.
+    #[arg(short = 'd', long = "detach")]
+    pub detach: bool,
+    /// Override the key sequence for detaching a container.
+    #[arg(long = "detach-keys", default_value = monitor::client::DEFAULT_DETACH_KEYS)]
+    pub detach_keys: String,
+    /// Restart policy: no, on-failure[:max-retries], always, unless-stopped.
+    #[arg(long = "restart", default_value = "no", value_parser = RestartPolicy::parse)]
+    pub restart: RestartPolicy,
+    /// Log options: max-size=10m, max-file=3 (the json-file log of a container's output).
+    #[arg(long = "log-opt", value_name = "KEY=VALUE")]
+    pub log_opt: Vec<String>,
+    /// Run nsbox's tiny init as pid 1: it forwards signals and reaps zombies.
+    #[arg(long = "init")]
+    pub init: bool,
     /// Proxy received signals to the process.
     #[arg(long = "sig-proxy", default_value_t = true, action = ArgAction::Set)]
     pub sig_proxy: bool,
@@ -125,6 +143,9 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
         )
         .into());
     };
+    if args.rm && args.restart != RestartPolicy::No {
+        return Err(ExitError::new(EXIT_NSBOX, "Conflicting options: --restart and --rm").into());
+    }
     let opts = run_options(&args, cmd.to_vec())?;
     // Bad limits fail here, before anything exists.
     let mut host_config = args.resources.apply_to(&ResourceOptions::default())?;
@@ -191,16 +212,29 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
     };
     let mut spec = spec::build(&image_config, &opts, &ctx)?;
     set_resources(&mut spec, &host_config, &id);
+    if args.init {
+        let mut a = spec.annotations().clone().unwrap_or_default();
+        a.insert(
+            crate::runtime::tiny_init::ANNOTATION.to_string(),
+            "true".to_string(),
+        );
+        spec.set_annotations(Some(a));
+    }
     spec.save(dir.join("config.json"))
         .context("write config.json")?;
 
-    let mut st = ContainerState {
+    let st = ContainerState {
         image: image_ref.clone(),
         image_id: image.id.clone(),
         auto_remove: args.rm,
         lower_dirs: lower,
         host_config,
         mounts: user_mounts.points,
+        tty: args.tty,
+        interactive: args.interactive,
+        restart: args.restart,
+        log: args.log_options()?,
+        log_path: dir.join("container.log"),
         ..ContainerState::new(
             id.clone(),
             name.clone(),
@@ -210,39 +244,60 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
         )
     };
     containers.save(&st)?;
-    // From here on the container exists: a start failure leaves it "Created" (as Docker
-    // does) unless --rm, and the overlay is always unmounted.
+    // From here on the container exists and the monitor owns it: it unmounts the overlay
+    // when the container ends (or fails to start, leaving it "Created" as Docker does) and
+    // removes everything with --rm.
     undo.name = None;
     undo.dir = None;
     undo.volumes = None;
-    if args.rm {
-        undo.name = Some(name.clone());
-        undo.dir = Some(dir.clone());
-    }
-
-    let exit = execute(&containers, &mut st, &spec, monitor_options(&args));
-    if !args.rm {
-        // Keep limits changed by `nsbox update` while the container ran.
-        let saved = containers.update(&st.id, |s| {
-            let host_config = std::mem::take(&mut s.host_config);
-            *s = st.clone();
-            s.host_config = host_config;
-        });
-        // `nsbox rm -f` from elsewhere may have removed it meanwhile: nothing left to record.
-        if let Err(e) = saved {
-            if dir.join("state.json").exists() {
-                return Err(e.into());
-            }
-        }
-    }
+    undo.merged = None;
     drop(undo);
-    if args.rm {
-        mounts::remove_anonymous_volumes(root, &st)?;
-    }
-    exit
+    launch(root, &spec, &st, args.detach, &client_options(&args)?)
 }
 
-/// Launch, start, supervise, record. Shared by the image and the bundle paths.
+/// Hand the saved container to a new monitor; stay attached unless `detach`.
+/// Returns nsbox's exit status. Shared by `run`, `run --bundle` and `start`.
+pub fn launch(
+    root: &DataRoot,
+    spec: &Spec,
+    st: &ContainerState,
+    detach: bool,
+    client: &ClientOptions,
+) -> Result<i32> {
+    // Blocked before the fork so that none is lost: the client reads them from a signalfd.
+    nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_BLOCK,
+        Some(&crate::runtime::process::monitored_signals()),
+        None,
+    )?;
+    match monitor::spawn(root, spec, &st.id, detach) {
+        Ok(Started::Detached { .. }) => {
+            println!("{}", st.id);
+            Ok(0)
+        }
+        Ok(Started::Attached { chan, master, .. }) => {
+            match monitor::client::attach(&chan, master, client)? {
+                End::Exited(code) => Ok(code),
+                End::Detached => Ok(0),
+            }
+        }
+        Err(MonitorError::Failed { code, msg }) => Err(ExitError::new(code, msg).into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn client_options(args: &RunArgs) -> Result<ClientOptions> {
+    if args.tty && args.interactive && !std::io::stdin().is_terminal() {
+        return Err(ExitError::new(1, "the input device is not a TTY").into());
+    }
+    Ok(ClientOptions {
+        sig_proxy: args.sig_proxy,
+        stdin: args.interactive,
+        detach_keys: monitor::client::parse_detach_keys(&args.detach_keys)
+            .map_err(|e| ExitError::new(EXIT_NSBOX, e))?,
+    })
+}
+
 /// The limits into `linux.resources` (keeping the spec's device rules), and the
 /// cgroup below `--cgroup-parent` when one is given.
 fn set_resources(spec: &mut Spec, o: &ResourceOptions, id: &str) {
@@ -257,46 +312,6 @@ fn set_resources(spec: &mut Spec, o: &ResourceOptions, id: &str) {
             ))));
         }
     }
-}
-
-fn monitor_options(args: &RunArgs) -> MonitorOptions {
-    MonitorOptions {
-        sig_proxy: args.sig_proxy,
-        stdin_to_pty: args.interactive,
-    }
-}
-
-/// Launch, start, supervise; the caller saves the final state (or removes it, --rm).
-fn execute(
-    containers: &Containers,
-    st: &mut ContainerState,
-    spec: &Spec,
-    opts: MonitorOptions,
-) -> Result<i32> {
-    let mut launched = runtime::create(spec, &st.rootfs, &st.id).map_err(runtime_error)?;
-    launched.start().map_err(runtime_error)?;
-    st.status = Status::Running;
-    st.pid = launched.pid;
-    st.pid_start = state::proc_start_time(launched.pid).unwrap_or(0);
-    st.started_at = Some(state::now_rfc3339());
-    st.cgroup = launched.cgroup.as_ref().map(|c| c.reference.clone());
-    containers.save(st)?;
-
-    let exit = monitor::supervise(&launched, opts)?;
-    st.status = Status::Exited;
-    st.exit_code = Some(exit.code);
-    st.finished_at = Some(state::now_rfc3339());
-    st.pid = 0;
-    if let Some(cg) = launched.cgroup.take() {
-        st.oom_killed = cg.oom_kills() > 0;
-        cg.remove()?;
-    }
-    explain::step("exit", || format!("status {}", exit.code));
-    Ok(exit.code)
-}
-
-fn runtime_error(e: RuntimeError) -> anyhow::Error {
-    ExitError::new(e.exit_code(), e.to_string()).into()
 }
 
 /// Run a plain OCI bundle: its config.json as is, its rootfs relative to the bundle.
@@ -327,19 +342,26 @@ fn run_bundle(root: &DataRoot, bundle: &Path, args: &RunArgs) -> Result<i32> {
         volumes: None,
     };
     fs::create_dir(&dir).with_context(|| format!("create {}", dir.display()))?;
-    undo.dir = Some(dir);
-    let command = spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.args().clone())
-        .unwrap_or_default();
-    let mut st = ContainerState {
+    undo.dir = Some(dir.clone());
+    let process = spec.process().as_ref();
+    let st = ContainerState {
         auto_remove: true,
-        ..ContainerState::new(id.clone(), id, command, bundle, rootfs)
+        tty: process.and_then(|p| p.terminal()).unwrap_or(false),
+        interactive: args.interactive,
+        log_path: dir.join("container.log"),
+        ..ContainerState::new(
+            id.clone(),
+            id,
+            process.and_then(|p| p.args().clone()).unwrap_or_default(),
+            bundle,
+            rootfs,
+        )
     };
-    let exit = execute(&containers, &mut st, &spec, monitor_options(args));
+    containers.save(&st)?;
+    undo.name = None;
+    undo.dir = None;
     drop(undo);
-    exit
+    launch(root, &spec, &st, args.detach, &client_options(args)?)
 }
 
 /// Whatever a failed run created, removed in reverse order when dropped.
@@ -446,4 +468,27 @@ fn resolv_conf() -> String {
         out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
     }
     out
+}
+
+impl RunArgs {
+    /// `--log-opt max-size=..` / `max-file=..` over the defaults.
+    fn log_options(&self) -> Result<LogOptions> {
+        let mut o = LogOptions::default();
+        for opt in &self.log_opt {
+            let bad = || ExitError::new(EXIT_NSBOX, format!("invalid log option: {opt}"));
+            match opt.split_once('=') {
+                Some(("max-size", v)) => {
+                    o.max_size = spec::resources::parse_size(v)
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(bad)? as u64
+                }
+                Some(("max-file", v)) => {
+                    o.max_files = v.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?
+                }
+                _ => return Err(bad().into()),
+            }
+        }
+        Ok(o)
+    }
 }

@@ -45,6 +45,18 @@ pub struct Channel {
     fd: OwnedFd,
 }
 
+impl AsRawFd for Channel {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl std::os::fd::AsFd for Channel {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 /// One end for each side.
 pub fn pair() -> Result<(Channel, Channel), ChannelError> {
     let (a, b) = socket::socketpair(

@@ -3,6 +3,8 @@
 
 use super::channel::{Channel, FromInit, ToInit};
 use super::namespaces::NamespacePlan;
+use super::process::Stdio;
+use super::tiny_init;
 use super::{exec, rootfs, security, sys, tty};
 use crate::explain;
 use nix::sched::{unshare, CloneFlags};
@@ -29,8 +31,8 @@ impl<E: std::fmt::Display> From<E> for InitFailure {
 }
 
 /// Runs in the cloned child; never returns.
-pub fn run(spec: &Spec, rootfs: &Path, ns: NamespacePlan, chan: Channel) -> ! {
-    let failure = match setup_and_exec(spec, rootfs, ns, &chan) {
+pub fn run(spec: &Spec, rootfs: &Path, ns: NamespacePlan, chan: Channel, stdio: Stdio) -> ! {
+    let failure = match setup_and_exec(spec, rootfs, ns, &chan, stdio) {
         Ok(never) => match never {},
         Err(f) => f,
     };
@@ -49,6 +51,7 @@ fn setup_and_exec(
     rootfs: &Path,
     ns: NamespacePlan,
     chan: &Channel,
+    stdio: Stdio,
 ) -> Result<std::convert::Infallible, InitFailure> {
     let process = spec
         .process()
@@ -134,9 +137,28 @@ fn setup_and_exec(
             env.len()
         )
     });
+    if !process.terminal().unwrap_or(false) {
+        for (target, fd) in stdio.fds.iter().enumerate() {
+            if let Some(fd) = fd {
+                sys::dup2(*fd, target as i32).map_err(|e| format!("stdio: {e}"))?;
+            }
+        }
+    }
+    if wants_init(spec) {
+        tiny_init::run_as_pid1(&args, &env, chan.as_raw_fd());
+    }
     let err = exec::exec(&args, &env);
     Err(InitFailure {
         code: err.exit_code(),
         msg: err.to_string(),
     })
+}
+
+/// `--init`: the spec asks for nsbox's tiny init as pid 1 (an annotation, as Docker's
+/// `--init` is a daemon feature and not part of the OCI process).
+fn wants_init(spec: &Spec) -> bool {
+    spec.annotations()
+        .as_ref()
+        .and_then(|a| a.get(tiny_init::ANNOTATION))
+        .is_some_and(|v| v == "true")
 }

@@ -1,7 +1,7 @@
 //! The runtime core: executes an OCI runtime spec. Knows nothing of images or Docker.
 
 pub mod cgroups;
-mod channel;
+pub mod channel;
 pub mod exec;
 mod init;
 pub mod namespaces;
@@ -9,9 +9,10 @@ pub mod process;
 pub mod rootfs;
 mod security;
 pub mod sys;
+pub mod tiny_init;
 pub mod tty;
 
-pub use process::{create, Launched};
+pub use process::{create, Launched, Stdio};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {

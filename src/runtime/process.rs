@@ -9,7 +9,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::path::Path;
 
 /// Signals the monitor handles: proxied to the container (and SIGWINCH for the pty).
@@ -31,6 +31,13 @@ pub fn monitored_signals() -> SigSet {
     set
 }
 
+/// The container's stdin, stdout and stderr: fds of ours that init puts at 0, 1 and 2 just
+/// before exec (None: keep what init inherited). Ignored for a terminal: the pty wins.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stdio {
+    pub fds: [Option<RawFd>; 3],
+}
+
 /// A container whose init has built everything and waits for `start`.
 pub struct Launched {
     pub pid: i32,
@@ -42,7 +49,12 @@ pub struct Launched {
 
 /// Clone the container's init and let it build the container; return once it waits
 /// for `start`. On failure the child is reaped and nothing of it remains.
-pub fn create(spec: &Spec, rootfs: &Path, id: &str) -> Result<Launched, RuntimeError> {
+pub fn create(
+    spec: &Spec,
+    rootfs: &Path,
+    id: &str,
+    stdio: Stdio,
+) -> Result<Launched, RuntimeError> {
     let ns = namespaces::plan(spec)?;
     let cgroup = Cgroup::create(spec, id)?;
     let (ours, theirs) = channel::pair()?;
@@ -52,7 +64,7 @@ pub fn create(spec: &Spec, rootfs: &Path, id: &str) -> Result<Launched, RuntimeE
         match sys::clone_fork(ns.clone_flags.bits() as u64, None).map_err(RuntimeError::Clone)? {
             sys::Forked::Child => {
                 drop(ours);
-                init::run(spec, rootfs, ns, theirs)
+                init::run(spec, rootfs, ns, theirs, stdio)
             }
             sys::Forked::Parent { pid, pidfd } => (pid, pidfd),
         };

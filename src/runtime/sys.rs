@@ -169,3 +169,15 @@ pub fn reset_signal(
     // SAFETY: installing SIG_DFL cannot run a handler, so no async-signal-safety concern.
     unsafe { nix::sys::signal::sigaction(sig, action) }
 }
+
+/// dup2(2) on raw descriptors: `target` becomes a copy of `fd` (stdio set-up before exec).
+pub fn dup2(fd: RawFd, target: RawFd) -> io::Result<()> {
+    if fd == target {
+        return Ok(());
+    }
+    // SAFETY: dup2 only acts on the descriptor table; a bad fd is reported as EBADF.
+    if unsafe { libc::dup2(fd, target) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -22,6 +22,8 @@ pub enum VolumeError {
         path: String,
         err: std::io::Error,
     },
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
     #[error("volume metadata {path}: {err}")]
     Decode {
         path: String,
@@ -175,6 +177,31 @@ impl Volumes {
         fs::rename(&dir, &gone).map_err(io("remove", &dir))?;
         fs::remove_dir_all(&gone).map_err(io("remove", &gone))
     }
+}
+
+/// Remove the anonymous volumes `st` created (`run --rm`, `rm -v`), except any that another
+/// container still mounts (through `--volumes-from`). Named volumes are never removed here.
+pub fn remove_anonymous(root: &DataRoot, st: &crate::state::ContainerState) -> Result<()> {
+    let owned: Vec<&str> = st
+        .mounts
+        .iter()
+        .filter(|m| m.anonymous && m.typ == "volume")
+        .map(|m| m.name.as_str())
+        .collect();
+    if owned.is_empty() {
+        return Ok(());
+    }
+    let others = crate::state::Containers::open(root)?.list()?;
+    let volumes = Volumes::open(root)?;
+    for name in owned {
+        let used = others
+            .iter()
+            .any(|c| c.id != st.id && c.mounts.iter().any(|m| m.typ == "volume" && m.name == name));
+        if !used {
+            volumes.remove(name)?;
+        }
+    }
+    Ok(())
 }
 
 /// Docker's rule for local volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+` (two characters at least).

@@ -1,0 +1,484 @@
+//! The monitor: one process per container, forked by the command that starts it, that
+//! creates the container, relays its output (into the json-file log, and to the terminal of
+//! an attached client), records its exit in state, applies the restart policy and cleans up.
+//! Foreground and detached containers share it: `-d` only means that the client leaves as
+//! soon as the container runs, instead of staying attached until it exits.
+//!
+//! ```text
+//!  nsbox run ──fork──► monitor ──clone──► container init ──exec──► the command
+//!     │  ◄── Started{pid} / Failed ───┤
+//!     │  ─── Signal / Detach ────────►│  (foreground only)
+//!     │  ◄── Exited{code} ────────────┘
+//! ```
+
+pub mod client;
+pub mod log;
+pub mod restart;
+pub mod session;
+
+pub use restart::RestartPolicy;
+
+use crate::dataroot::DataRoot;
+use crate::runtime::channel::{self, Channel, ChannelError};
+use crate::runtime::{self, sys, Launched, RuntimeError, Stdio};
+use crate::state::{self, ContainerState, Containers, Status};
+use crate::storage::{overlay, volumes};
+use log::{LogWriter, Stream};
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{pipe2, read, Pid};
+use oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    #[error("monitor: {0}")]
+    Sys(#[from] nix::Error),
+    #[error("monitor: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    #[error(transparent)]
+    State(#[from] state::StateError),
+    /// The container could not be started; `code` is nsbox's exit code (125/126/127).
+    #[error("{msg}")]
+    Failed { code: i32, msg: String },
+    #[error("monitor: exited before the container started")]
+    Gone,
+}
+
+/// Monitor → client.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToClient {
+    /// The container runs; with a pty, its master travels along (for stdin and resizes).
+    Started {
+        pid: i32,
+    },
+    Failed {
+        code: i32,
+        msg: String,
+    },
+    /// The container ended for good (no restart): nsbox's exit status.
+    Exited {
+        code: i32,
+    },
+}
+
+/// Client → monitor.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToMonitor {
+    /// Forward this signal to the container's pid 1 (the client's --sig-proxy).
+    Signal(i32),
+    /// The client leaves; the container goes on (detach keys).
+    Detach,
+}
+
+/// A started container, from the client's side.
+pub enum Started {
+    Detached {
+        pid: i32,
+    },
+    Attached {
+        pid: i32,
+        chan: Channel,
+        master: Option<OwnedFd>,
+    },
+}
+
+/// Fork the monitor for container `id` (its state and config are saved) and return once
+/// the container runs. On failure the monitor has already cleaned up.
+pub fn spawn(
+    root: &DataRoot,
+    spec: &Spec,
+    id: &str,
+    detach: bool,
+) -> Result<Started, MonitorError> {
+    let (client, theirs) = channel::pair()?;
+    match sys::clone_fork(0, None)? {
+        sys::Forked::Child => {
+            drop(client);
+            let code = match monitor_main(root, spec, id, detach, &theirs) {
+                Ok(()) => 0,
+                Err(e) => {
+                    // Nobody may be listening any more: the state says what happened.
+                    let _ = theirs.send(
+                        &ToClient::Failed {
+                            code: 125,
+                            msg: e.to_string(),
+                        },
+                        None,
+                    );
+                    125
+                }
+            };
+            sys::exit_now(code)
+        }
+        sys::Forked::Parent { .. } => {}
+    }
+    drop(theirs);
+    match client.recv::<ToClient>()? {
+        Some((ToClient::Started { pid }, master)) => Ok(if detach {
+            Started::Detached { pid }
+        } else {
+            Started::Attached {
+                pid,
+                chan: client,
+                master,
+            }
+        }),
+        Some((ToClient::Failed { code, msg }, _)) => Err(MonitorError::Failed { code, msg }),
+        Some((ToClient::Exited { code }, _)) => Err(MonitorError::Failed {
+            code,
+            msg: "container exited before it started".into(),
+        }),
+        None => Err(MonitorError::Gone),
+    }
+}
+
+/// The container's output side: its pty master, or pipes for stdout and stderr.
+struct Output {
+    master: Option<OwnedFd>,
+    stdout: Option<OwnedFd>,
+    stderr: Option<OwnedFd>,
+    /// The write end of a stdin pipe kept open for a detached `-i` container.
+    _stdin: Option<OwnedFd>,
+}
+
+/// One run of the container: create, start, relay until it exits.
+struct Run {
+    launched: Launched,
+    out: Output,
+}
+
+fn monitor_main(
+    root: &DataRoot,
+    spec: &Spec,
+    id: &str,
+    detach: bool,
+    chan: &Channel,
+) -> Result<(), MonitorError> {
+    // Our own session: the caller's terminal signals reach the container only through the
+    // client, and the monitor outlives the caller's shell job.
+    let _ = nix::unistd::setsid();
+    let containers = Containers::open(root)?;
+    let st = containers.load(id)?;
+    let mut log = LogWriter::open(&st.log_path, st.log)?;
+    let mut attached = !detach;
+    let mut first = true;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let run = match start(&st, spec, detach) {
+            Ok(r) => r,
+            Err(e) if first => {
+                cleanup(root, &containers, id);
+                let (code, msg) = match &e {
+                    MonitorError::Failed { code, msg } => (*code, msg.clone()),
+                    other => (125, other.to_string()),
+                };
+                let _ = chan.send(&ToClient::Failed { code, msg }, None);
+                return Ok(());
+            }
+            Err(e) => {
+                // A restart that cannot start: recorded as a failure, no more tries.
+                let _ = containers.update(id, |s| {
+                    s.status = Status::Exited;
+                    s.exit_code = Some(125);
+                    s.finished_at = Some(state::now_rfc3339());
+                    s.pid = 0;
+                });
+                let _ = log.write(Stream::Stderr, format!("nsbox: restart: {e}\n").as_bytes());
+                break;
+            }
+        };
+        let started_at = Instant::now();
+        let pid = run.launched.pid;
+        containers.update(id, |s| {
+            s.status = Status::Running;
+            s.pid = pid;
+            s.pid_start = state::proc_start_time(pid).unwrap_or(0);
+            s.started_at = Some(state::now_rfc3339());
+            s.finished_at = None;
+            s.exit_code = None;
+            s.oom_killed = false;
+            s.cgroup = run.launched.cgroup.as_ref().map(|c| c.reference.clone());
+            s.monitor_pid = std::process::id() as i32;
+            s.manually_stopped = false;
+        })?;
+        if first {
+            let master = run.out.master.as_ref().filter(|_| attached);
+            chan.send(&ToClient::Started { pid }, master.map(|m| m.as_raw_fd()))?;
+            if detach {
+                quiet_stdio();
+            }
+            first = false;
+        }
+        let (run, code) = relay(run, &mut log, chan, &mut attached)?;
+        let _ = log.flush();
+        let oom = record_exit(&containers, id, run, code);
+        let st_now = containers.load(id)?;
+        let restart =
+            st_now
+                .restart
+                .should_restart(code, st_now.restart_count, st_now.manually_stopped)
+                && !oom_is_final(oom);
+        if !restart {
+            cleanup(root, &containers, id);
+            if attached {
+                let _ = chan.send(&ToClient::Exited { code }, None);
+            }
+            return Ok(());
+        }
+        // Docker's back-off: 100 ms doubling, reset after 10 s of running.
+        if started_at.elapsed() > Duration::from_secs(10) {
+            backoff = Duration::from_millis(100);
+        }
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(Duration::from_secs(60));
+        containers.update(id, |s| s.restart_count += 1)?;
+    }
+    cleanup(root, &containers, id);
+    Ok(())
+}
+
+/// An OOM kill is no reason to stop restarting; kept as a hook for clarity.
+fn oom_is_final(_oom: bool) -> bool {
+    false
+}
+
+/// Create and start the container with its stdio: a pty (init opens it and hands us the
+/// master) or pipes that we read.
+fn start(st: &ContainerState, spec: &Spec, detach: bool) -> Result<Run, MonitorError> {
+    let mut stdio = Stdio::default();
+    let mut out = Output {
+        master: None,
+        stdout: None,
+        stderr: None,
+        _stdin: None,
+    };
+    // Ends the container gets; closed here once it has them.
+    let mut theirs: Vec<OwnedFd> = Vec::new();
+    if !st.tty {
+        let (r, w) = pipe2(OFlag::O_CLOEXEC)?;
+        stdio.fds[1] = Some(w.as_raw_fd());
+        out.stdout = Some(r);
+        theirs.push(w);
+        let (r, w) = pipe2(OFlag::O_CLOEXEC)?;
+        stdio.fds[2] = Some(w.as_raw_fd());
+        out.stderr = Some(r);
+        theirs.push(w);
+        if st.interactive && detach {
+            // Nobody types into a detached container yet; an open pipe keeps `sh` waiting
+            // instead of reading EOF, as in Docker.
+            let (r, w) = pipe2(OFlag::O_CLOEXEC)?;
+            stdio.fds[0] = Some(r.as_raw_fd());
+            theirs.push(r);
+            out._stdin = Some(w);
+        } else if !st.interactive {
+            let null = std::fs::File::open("/dev/null")?;
+            let null = OwnedFd::from(null);
+            stdio.fds[0] = Some(null.as_raw_fd());
+            theirs.push(null);
+        }
+        // `-i` in the foreground: the container reads the client's stdin (our fd 0) directly.
+    }
+    let mut launched = runtime::create(spec, &st.rootfs, &st.id, stdio).map_err(failed)?;
+    launched.start().map_err(failed)?;
+    drop(theirs);
+    out.master = launched.pty_master.take();
+    Ok(Run { launched, out })
+}
+
+fn failed(e: RuntimeError) -> MonitorError {
+    MonitorError::Failed {
+        code: e.exit_code(),
+        msg: e.to_string(),
+    }
+}
+
+/// Point our stdio at /dev/null: a detached monitor must not hold the caller's terminal or
+/// pipes open (a caller reading our stdout would wait for the container's end).
+fn quiet_stdio() {
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        for fd in 0..3 {
+            let _ = sys::dup2(null.as_raw_fd(), fd);
+        }
+    }
+}
+
+/// Copy output until pid 1 exits; returns its exit status (128+N for signal N).
+fn relay(
+    run: Run,
+    log: &mut LogWriter,
+    chan: &Channel,
+    attached: &mut bool,
+) -> Result<(Run, i32), MonitorError> {
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut sources: Vec<(OwnedFd, Stream)> = Vec::new();
+    let Run { launched, out } = run;
+    let Output {
+        master,
+        stdout,
+        stderr,
+        _stdin,
+    } = out;
+    if let Some(m) = master {
+        sources.push((m, Stream::Stdout));
+    }
+    sources.extend(stdout.map(|f| (f, Stream::Stdout)));
+    sources.extend(stderr.map(|f| (f, Stream::Stderr)));
+    let mut open: Vec<bool> = vec![true; sources.len()];
+    let code = loop {
+        let mut fds = vec![PollFd::new(launched.pidfd.as_fd(), PollFlags::POLLIN)];
+        let mut which = Vec::new();
+        for (i, (fd, _)) in sources.iter().enumerate() {
+            if open[i] {
+                fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+                which.push(i);
+            }
+        }
+        let chan_slot = if *attached {
+            fds.push(PollFd::new(chan.as_fd(), PollFlags::POLLIN));
+            Some(fds.len() - 1)
+        } else {
+            None
+        };
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(_) => {}
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+        for (slot, &i) in which.iter().enumerate() {
+            if ready[slot + 1] {
+                let (fd, stream) = &sources[i];
+                match read_some(fd.as_fd(), &mut buf) {
+                    Some(n) => forward(&buf[..n], *stream, log, attached),
+                    None => open[i] = false,
+                }
+            }
+        }
+        if let Some(slot) = chan_slot {
+            if ready[slot] {
+                match chan.recv::<ToMonitor>() {
+                    Ok(Some((ToMonitor::Signal(sig), _))) => {
+                        let _ = sys::pidfd_send_signal(launched.pidfd.as_fd(), sig);
+                    }
+                    // Detached, or the client is gone: the container goes on, logged only.
+                    Ok(Some((ToMonitor::Detach, _))) | Ok(None) | Err(_) => {
+                        *attached = false;
+                        quiet_stdio();
+                    }
+                }
+            }
+        }
+        if ready[0] {
+            match waitpid(Pid::from_raw(launched.pid), Some(WaitPidFlag::WNOHANG))? {
+                WaitStatus::Exited(_, code) => break code,
+                WaitStatus::Signaled(_, sig, _) => break 128 + sig as i32,
+                _ => {}
+            }
+        }
+    };
+    // What the container wrote just before it exited.
+    for (i, (fd, stream)) in sources.iter().enumerate() {
+        while open[i] {
+            let mut p = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+            if !matches!(poll(&mut p, PollTimeout::ZERO), Ok(n) if n > 0) {
+                break;
+            }
+            match read_some(fd.as_fd(), &mut buf) {
+                Some(n) => forward(&buf[..n], *stream, log, attached),
+                None => open[i] = false,
+            }
+        }
+    }
+    let out = Output {
+        master: None,
+        stdout: None,
+        stderr: None,
+        _stdin,
+    };
+    Ok((Run { launched, out }, code))
+}
+
+/// One read; None at EOF or error (EIO from a pty whose slave side is closed).
+fn read_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Option<usize> {
+    loop {
+        match read(fd, buf) {
+            Err(Errno::EINTR) => continue,
+            Ok(0) | Err(_) => return None,
+            Ok(n) => return Some(n),
+        }
+    }
+}
+
+/// Output goes to the log, and to our stdout/stderr (the client's) while attached.
+fn forward(data: &[u8], stream: Stream, log: &mut LogWriter, attached: &mut bool) {
+    let _ = log.write(stream, data);
+    if *attached {
+        if write_all(stream, data).is_err() {
+            // The client's terminal or pipe is gone: keep logging.
+            *attached = false;
+        }
+    }
+}
+
+/// Unbuffered, so the container's output reaches the terminal as it comes.
+fn write_all(stream: Stream, mut data: &[u8]) -> nix::Result<()> {
+    let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
+    let fd = match stream {
+        Stream::Stdout => stdout.as_fd(),
+        Stream::Stderr => stderr.as_fd(),
+    };
+    while !data.is_empty() {
+        match nix::unistd::write(fd, data) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(n) => data = &data[n..],
+        }
+    }
+    Ok(())
+}
+
+/// Record the exit status, the OOM kill and the time; remove the cgroup. Returns OOMKilled.
+fn record_exit(containers: &Containers, id: &str, mut run: Run, code: i32) -> bool {
+    let mut oom = false;
+    if let Some(cg) = run.launched.cgroup.take() {
+        oom = cg.oom_kills() > 0;
+        let _ = cg.remove();
+    }
+    let _ = containers.update(id, |s| {
+        s.status = Status::Exited;
+        s.exit_code = Some(code);
+        s.finished_at = Some(state::now_rfc3339());
+        s.pid = 0;
+        s.oom_killed = oom;
+    });
+    oom
+}
+
+/// After the last run: unmount the rootfs, and with `--rm` remove the container, its name
+/// and its anonymous volumes.
+fn cleanup(root: &DataRoot, containers: &Containers, id: &str) {
+    let Ok(st) = containers.load(id) else {
+        return; // `rm -f` got there first.
+    };
+    let _ = overlay::unmount(&st.rootfs);
+    let _ = containers.update(id, |s| s.monitor_pid = 0);
+    if st.auto_remove {
+        let _ = containers.remove(&st);
+        let _ = volumes::remove_anonymous(root, &st);
+    }
+}
