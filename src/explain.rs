@@ -96,8 +96,6 @@ pub fn record_removed(what: impl Into<String>) {
 /// The last event of a run: the exit status, the cgroup's peak memory, OOM kills, and
 /// everything teardown removed. `also` adds what the caller itself removed
 /// (e.g. "deleted container", "removed 1 anonymous volume").
-// Called by the run path once teardown is done; see the issue 7 note for the wiring.
-#[allow(dead_code)]
 pub fn exit(status: i32, also: &[&str]) {
     if !enabled() {
         return;

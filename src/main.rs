@@ -59,7 +59,7 @@ fn main() -> ExitCode {
     let root = DataRoot::new(cli.root);
     let result = match cli.command {
         Command::Run(args) => cli::run::run(&root, *args),
-        Command::Container(cmd) => cli::container::dispatch(&root, cmd).map(|()| 0),
+        Command::Container(cmd) => cli::container::dispatch(&root, cmd),
         Command::Image(cmd) => cli::image::dispatch(&root, cmd).map(|()| 0),
         Command::Layers(cmd) => cli::layers::dispatch(&root, cmd).map(|()| 0),
         Command::Machinery(cmd) => cli::machinery::dispatch(&root, cmd).map(|()| 0),

@@ -1,4 +1,4 @@
-//! Container verbs: ps, rm, stats, update.
+//! Container verbs: ps, rm (and the others' dispatch: stats, update, logs, lifecycle).
 
 use super::{human, ExitError};
 use crate::dataroot::DataRoot;
@@ -21,6 +21,24 @@ pub enum ContainerCommands {
     Stats(super::stats::StatsArgs),
     /// Update configuration (resource limits) of one or more running containers.
     Update(Box<super::update::UpdateArgs>),
+    /// Run a command in a running container.
+    Exec(super::exec::ExecArgs),
+    /// Fetch the logs of a container.
+    Logs(super::logs::LogsArgs),
+    /// Stop one or more running containers (SIGTERM, then SIGKILL after a grace period).
+    Stop(super::lifecycle::StopArgs),
+    /// Kill one or more running containers (SIGKILL or -s SIGNAL).
+    Kill(super::lifecycle::KillArgs),
+    /// Start one or more stopped containers.
+    Start(super::lifecycle::StartArgs),
+    /// Restart one or more containers.
+    Restart(super::lifecycle::StopArgs),
+    /// Block until one or more containers stop, then print their exit codes.
+    Wait(super::lifecycle::WaitArgs),
+    /// Rename a container.
+    Rename(super::lifecycle::RenameArgs),
+    /// Display the running processes of a container.
+    Top(super::lifecycle::TopArgs),
 }
 
 #[derive(Debug, Args)]
@@ -48,13 +66,25 @@ pub struct RmArgs {
     pub containers: Vec<String>,
 }
 
-pub fn dispatch(root: &DataRoot, cmd: ContainerCommands) -> Result<()> {
+/// Run a container verb; the exit status is nsbox's (the container's for `start -a`).
+pub fn dispatch(root: &DataRoot, cmd: ContainerCommands) -> Result<i32> {
+    use super::lifecycle as l;
+    let done = |r: Result<()>| r.map(|()| 0);
     match cmd {
-        ContainerCommands::Ps(a) => ps(root, a),
-        ContainerCommands::Rm(a) => rm(root, a),
-        ContainerCommands::Inspect(a) => super::inspect::inspect(root, a),
-        ContainerCommands::Stats(a) => super::stats::stats(root, a),
-        ContainerCommands::Update(a) => super::update::update(root, *a),
+        ContainerCommands::Ps(a) => done(ps(root, a)),
+        ContainerCommands::Rm(a) => done(rm(root, a)),
+        ContainerCommands::Inspect(a) => done(super::inspect::inspect(root, a)),
+        ContainerCommands::Stats(a) => done(super::stats::stats(root, a)),
+        ContainerCommands::Update(a) => done(super::update::update(root, *a)),
+        ContainerCommands::Exec(a) => super::exec::exec(root, a),
+        ContainerCommands::Logs(a) => done(super::logs::logs(root, a)),
+        ContainerCommands::Stop(a) => done(l::stop(root, a)),
+        ContainerCommands::Kill(a) => done(l::kill_cmd(root, a)),
+        ContainerCommands::Start(a) => l::start(root, a),
+        ContainerCommands::Restart(a) => done(l::restart(root, a)),
+        ContainerCommands::Wait(a) => done(l::wait(root, a)),
+        ContainerCommands::Rename(a) => done(l::rename(root, a)),
+        ContainerCommands::Top(a) => done(l::top(root, a)),
     }
 }
 

@@ -3,11 +3,14 @@
 
 pub mod cgroup_view;
 pub mod container;
+pub mod exec;
 pub mod human;
 pub mod image;
 pub mod info;
 pub mod inspect;
 pub mod layers;
+pub mod lifecycle;
+pub mod logs;
 pub mod machinery;
 pub mod mounts;
 pub mod ns;

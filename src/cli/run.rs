@@ -127,12 +127,17 @@ pub struct RunArgs {
     pub args: Vec<String>,
 }
 
-pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
-    match args.explain {
+/// `--explain[=json]`.
+pub fn enable_explain(format: Option<ExplainFormat>) {
+    match format {
         Some(ExplainFormat::Text) => explain::enable(explain::Mode::Text),
         Some(ExplainFormat::Json) => explain::enable(explain::Mode::Json),
         None => {}
     }
+}
+
+pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
+    enable_explain(args.explain);
     if let Some(bundle) = &args.bundle {
         return run_bundle(root, bundle, &args);
     }
@@ -252,7 +257,11 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
     undo.volumes = None;
     undo.merged = None;
     drop(undo);
-    launch(root, &spec, &st, args.detach, &client_options(&args)?)
+    let code = launch(root, &spec, &st, args.detach, &client_options(&args)?)?;
+    if args.detach {
+        println!("{}", st.id);
+    }
+    Ok(code)
 }
 
 /// Hand the saved container to a new monitor; stay attached unless `detach`.
@@ -271,10 +280,7 @@ pub fn launch(
         None,
     )?;
     match monitor::spawn(root, spec, &st.id, detach) {
-        Ok(Started::Detached { .. }) => {
-            println!("{}", st.id);
-            Ok(0)
-        }
+        Ok(Started::Detached { .. }) => Ok(0),
         Ok(Started::Attached { chan, master, .. }) => {
             match monitor::client::attach(&chan, master, client)? {
                 End::Exited(code) => Ok(code),
@@ -361,7 +367,11 @@ fn run_bundle(root: &DataRoot, bundle: &Path, args: &RunArgs) -> Result<i32> {
     undo.name = None;
     undo.dir = None;
     drop(undo);
-    launch(root, &spec, &st, args.detach, &client_options(args)?)
+    let code = launch(root, &spec, &st, args.detach, &client_options(args)?)?;
+    if args.detach {
+        println!("{}", st.id);
+    }
+    Ok(code)
 }
 
 /// Whatever a failed run created, removed in reverse order when dropped.
@@ -427,7 +437,7 @@ fn run_options(args: &RunArgs, cmd: Vec<String>) -> Result<RunOptions> {
 
 /// USER against the image's own /etc/passwd and /etc/group, read through the merged
 /// rootfs with symlinks resolved inside it (an image cannot point us at the host's).
-fn resolve_user(merged: &Path, user: &str) -> Result<spec::ResolvedUser> {
+pub(super) fn resolve_user(merged: &Path, user: &str) -> Result<spec::ResolvedUser> {
     let read = |p: &str| -> String {
         secure_join(merged, Path::new(p))
             .ok()

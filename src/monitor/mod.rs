@@ -174,7 +174,7 @@ fn monitor_main(
         let run = match start(&st, spec, detach) {
             Ok(r) => r,
             Err(e) if first => {
-                cleanup(root, &containers, id);
+                cleanup(root, &containers, id, None);
                 let (code, msg) = match &e {
                     MonitorError::Failed { code, msg } => (*code, msg.clone()),
                     other => (125, other.to_string()),
@@ -226,7 +226,7 @@ fn monitor_main(
                 .should_restart(code, st_now.restart_count, st_now.manually_stopped)
                 && !oom_is_final(oom);
         if !restart {
-            cleanup(root, &containers, id);
+            cleanup(root, &containers, id, Some(code));
             if attached {
                 let _ = chan.send(&ToClient::Exited { code }, None);
             }
@@ -240,7 +240,7 @@ fn monitor_main(
         backoff = (backoff * 2).min(Duration::from_secs(60));
         containers.update(id, |s| s.restart_count += 1)?;
     }
-    cleanup(root, &containers, id);
+    cleanup(root, &containers, id, Some(125));
     Ok(())
 }
 
@@ -470,15 +470,20 @@ fn record_exit(containers: &Containers, id: &str, mut run: Run, code: i32) -> bo
 }
 
 /// After the last run: unmount the rootfs, and with `--rm` remove the container, its name
-/// and its anonymous volumes.
-fn cleanup(root: &DataRoot, containers: &Containers, id: &str) {
+/// and its anonymous volumes. `code`: the exit status to narrate (None: never started).
+fn cleanup(root: &DataRoot, containers: &Containers, id: &str, code: Option<i32>) {
     let Ok(st) = containers.load(id) else {
         return; // `rm -f` got there first.
     };
     let _ = overlay::unmount(&st.rootfs);
     let _ = containers.update(id, |s| s.monitor_pid = 0);
+    let mut also: &[&str] = &[];
     if st.auto_remove {
         let _ = containers.remove(&st);
         let _ = volumes::remove_anonymous(root, &st);
+        also = &["deleted container"];
+    }
+    if let Some(code) = code {
+        crate::explain::exit(code, also);
     }
 }

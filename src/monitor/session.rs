@@ -1,8 +1,8 @@
-//! The monitor: the one supervisor of a running container. It forwards signals to the
-//! container's pid 1, copies the pty when there is one, and reaps pid 1, turning its
+//! An in-process session with one child process, for `exec`: it forwards signals to it,
+//! copies the pty when there is one (raw mode on our terminal), and reaps it, turning its
 //! end into Docker's exit status (128+N when killed by signal N).
 
-use crate::runtime::{process, sys, tty, Launched};
+use crate::runtime::{process, sys, tty};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
@@ -45,15 +45,22 @@ impl Exit {
     }
 }
 
-/// Supervise until pid 1 exits.
-pub fn supervise(c: &Launched, opts: MonitorOptions) -> Result<Exit, MonitorError> {
+/// The process a session watches: our child, its pidfd, and its pty master if it has one.
+pub struct Watched<'a> {
+    pub pid: i32,
+    pub pidfd: BorrowedFd<'a>,
+    pub pty_master: Option<BorrowedFd<'a>>,
+}
+
+/// Supervise until the process exits.
+pub fn supervise(c: &Watched<'_>, opts: MonitorOptions) -> Result<Exit, MonitorError> {
     let signals = SignalFd::with_flags(
         &process::monitored_signals(),
         SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
     )?;
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
-    let master = c.pty_master.as_ref().map(|m| m.as_fd());
+    let master = c.pty_master;
     // Raw mode only when our stdin is a terminal and the container has a pty.
     let _raw = match master {
         Some(m) => {
@@ -67,7 +74,7 @@ pub fn supervise(c: &Launched, opts: MonitorOptions) -> Result<Exit, MonitorErro
 
     let exit = loop {
         let mut fds = vec![
-            PollFd::new(c.pidfd.as_fd(), PollFlags::POLLIN),
+            PollFd::new(c.pidfd, PollFlags::POLLIN),
             PollFd::new(signals.as_fd(), PollFlags::POLLIN),
         ];
         if let Some(m) = master {
@@ -96,7 +103,7 @@ pub fn supervise(c: &Launched, opts: MonitorOptions) -> Result<Exit, MonitorErro
                         tty::sync_winsize(stdin.as_fd(), m);
                     }
                 } else if sig != Signal::SIGCHLD as i32 && opts.sig_proxy {
-                    let _ = sys::pidfd_send_signal(c.pidfd.as_fd(), sig);
+                    let _ = sys::pidfd_send_signal(c.pidfd, sig);
                 }
             }
         }

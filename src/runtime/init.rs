@@ -91,7 +91,7 @@ fn setup_and_exec(
         });
     }
     let master = if process.terminal().unwrap_or(false) {
-        Some(tty::open_container_pty()?)
+        Some(tty::open_container_pty(true)?)
     } else {
         None
     };

@@ -2,6 +2,7 @@
 
 pub mod cgroups;
 pub mod channel;
+pub mod enter;
 pub mod exec;
 mod init;
 pub mod namespaces;

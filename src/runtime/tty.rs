@@ -22,7 +22,9 @@ pub enum TtyError {
 /// In the container, after pivot_root: open a pty pair on /dev/ptmx (the container's
 /// devpts), make the slave our controlling terminal and stdio, bind it over /dev/console.
 /// Returns the master, for the launcher.
-pub fn open_container_pty() -> Result<OwnedFd, TtyError> {
+/// `console`: also bind it over /dev/console (pid 1's pty; not for `exec`, whose mount would
+/// change the container's /dev for everyone).
+pub fn open_container_pty(console: bool) -> Result<OwnedFd, TtyError> {
     let master =
         posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).map_err(TtyError::Pty)?;
     grantpt(&master).map_err(TtyError::Pty)?;
@@ -34,17 +36,19 @@ pub fn open_container_pty() -> Result<OwnedFd, TtyError> {
     nix::unistd::dup2_stdout(&slave).map_err(TtyError::Pty)?;
     nix::unistd::dup2_stderr(&slave).map_err(TtyError::Pty)?;
     // /dev/console, as Docker provides with -t: a bind of our pty slave.
-    let console = Path::new("/dev/console");
-    if std::fs::symlink_metadata(console).is_err() {
-        let _ = std::fs::File::create(console);
+    let path = Path::new("/dev/console");
+    if console && std::fs::symlink_metadata(path).is_err() {
+        let _ = std::fs::File::create(path);
     }
-    let _ = nix::mount::mount(
-        Some(name.as_str()),
-        console,
-        None::<&str>,
-        nix::mount::MsFlags::MS_BIND,
-        None::<&str>,
-    );
+    if console {
+        let _ = nix::mount::mount(
+            Some(name.as_str()),
+            path,
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        );
+    }
     explain::step("tty", || {
         format!("pty {name} from the container's devpts is pid 1's controlling terminal and stdio")
     });
