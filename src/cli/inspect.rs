@@ -136,6 +136,11 @@ pub fn container_json(root: &DataRoot, st: &ContainerState) -> Result<Json> {
     let mut host_config = serde_json::to_value(&st.host_config)?;
     if let Json::Object(m) = &mut host_config {
         m.insert("AutoRemove".into(), st.auto_remove.into());
+        let (name, retries) = st.restart.docker();
+        m.insert(
+            "RestartPolicy".into(),
+            json!({"Name": name, "MaximumRetryCount": retries}),
+        );
         m.insert(
             "NetworkMode".into(),
             (if own_net { "none" } else { "host" }).into(),
@@ -169,6 +174,8 @@ pub fn container_json(root: &DataRoot, st: &ContainerState) -> Result<Json> {
         },
         "Image": st.image_id,
         "Name": format!("/{}", st.name),
+        "RestartCount": st.restart_count,
+        "LogPath": st.log_path,
         "Driver": graph["Name"],
         "Platform": "linux",
         "HostConfig": host_config,

@@ -280,8 +280,8 @@ pub fn launch(
         None,
     )?;
     match monitor::spawn(root, spec, &st.id, detach) {
-        Ok(Started::Detached { .. }) => Ok(0),
-        Ok(Started::Attached { chan, master, .. }) => {
+        Ok(Started::Detached) => Ok(0),
+        Ok(Started::Attached { chan, master }) => {
             match monitor::client::attach(&chan, master, client)? {
                 End::Exited(code) => Ok(code),
                 End::Detached => Ok(0),

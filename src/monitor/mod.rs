@@ -79,11 +79,8 @@ pub enum ToMonitor {
 
 /// A started container, from the client's side.
 pub enum Started {
-    Detached {
-        pid: i32,
-    },
+    Detached,
     Attached {
-        pid: i32,
         chan: Channel,
         master: Option<OwnedFd>,
     },
@@ -121,11 +118,10 @@ pub fn spawn(
     }
     drop(theirs);
     match client.recv::<ToClient>()? {
-        Some((ToClient::Started { pid }, master)) => Ok(if detach {
-            Started::Detached { pid }
+        Some((ToClient::Started { .. }, master)) => Ok(if detach {
+            Started::Detached
         } else {
             Started::Attached {
-                pid,
                 chan: client,
                 master,
             }
@@ -427,11 +423,9 @@ fn read_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Option<usize> {
 /// Output goes to the log, and to our stdout/stderr (the client's) while attached.
 fn forward(data: &[u8], stream: Stream, log: &mut LogWriter, attached: &mut bool) {
     let _ = log.write(stream, data);
-    if *attached {
-        if write_all(stream, data).is_err() {
-            // The client's terminal or pipe is gone: keep logging.
-            *attached = false;
-        }
+    // If the client's terminal or pipe is gone, keep logging.
+    if *attached && write_all(stream, data).is_err() {
+        *attached = false;
     }
 }
 
