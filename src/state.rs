@@ -177,6 +177,14 @@ impl ContainerState {
         }
     }
 
+    /// The container's own directory (state, log, attach socket): the log's.
+    pub fn state_dir(&self) -> PathBuf {
+        self.log_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.bundle.clone())
+    }
+
     pub fn short_id(&self) -> &str {
         &self.id[..self.id.len().min(12)]
     }

@@ -21,6 +21,8 @@ pub enum ContainerCommands {
     Stats(super::stats::StatsArgs),
     /// Update configuration (resource limits) of one or more running containers.
     Update(Box<super::update::UpdateArgs>),
+    /// Attach your terminal to a running container's input and output.
+    Attach(super::lifecycle::AttachArgs),
     /// Run a command in a running container.
     Exec(super::exec::ExecArgs),
     /// Fetch the logs of a container.
@@ -76,6 +78,7 @@ pub fn dispatch(root: &DataRoot, cmd: ContainerCommands) -> Result<i32> {
         ContainerCommands::Inspect(a) => done(super::inspect::inspect(root, a)),
         ContainerCommands::Stats(a) => done(super::stats::stats(root, a)),
         ContainerCommands::Update(a) => done(super::update::update(root, *a)),
+        ContainerCommands::Attach(a) => l::attach(root, a),
         ContainerCommands::Exec(a) => super::exec::exec(root, a),
         ContainerCommands::Logs(a) => done(super::logs::logs(root, a)),
         ContainerCommands::Stop(a) => done(l::stop(root, a)),

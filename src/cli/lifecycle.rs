@@ -53,6 +53,20 @@ pub struct StartArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Do not attach STDIN.
+    #[arg(long = "no-stdin")]
+    pub no_stdin: bool,
+    /// Proxy all received signals to the process.
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set)]
+    pub sig_proxy: bool,
+    /// Key sequence for detaching.
+    #[arg(long = "detach-keys", default_value = client::DEFAULT_DETACH_KEYS)]
+    pub detach_keys: String,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
 pub struct WaitArgs {
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
@@ -364,5 +378,44 @@ mod tests {
         assert_eq!(parse_signal("SIGUSR1").unwrap(), Signal::SIGUSR1);
         assert!(parse_signal("NOPE").is_err());
         assert!(parse_signal("99").is_err());
+    }
+}
+
+/// `attach`: connect to a running container's monitor; its output from now on, our input
+/// to it, until it exits (its status is ours) or we detach.
+pub fn attach(root: &DataRoot, a: AttachArgs) -> Result<i32> {
+    let containers = Containers::open(root)?;
+    let st = containers.resolve(&a.container)?;
+    if !st.is_alive() {
+        return Err(ExitError::new(
+            1,
+            "You cannot attach to a stopped container, start it first",
+        )
+        .into());
+    }
+    let stdin = !a.no_stdin && (st.interactive || st.tty);
+    if st.tty && stdin && !std::io::stdin().is_terminal() {
+        return Err(ExitError::new(1, "the input device is not a TTY").into());
+    }
+    let opts = ClientOptions {
+        sig_proxy: a.sig_proxy,
+        stdin,
+        detach_keys: client::parse_detach_keys(&a.detach_keys)
+            .map_err(|e| ExitError::new(125, e))?,
+    };
+    let chan = crate::monitor::attach::connect_to(&st.state_dir())
+        .with_context(|| format!("attach to {}: its monitor is not reachable", st.id))?;
+    let master = match chan.recv::<crate::monitor::ToClient>()? {
+        Some((crate::monitor::ToClient::Started { .. }, master)) => master,
+        _ => return Err(ExitError::new(1, "the container is stopping").into()),
+    };
+    nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_BLOCK,
+        Some(&crate::runtime::process::monitored_signals()),
+        None,
+    )?;
+    match client::attach(&chan, master, &opts, true)? {
+        client::End::Exited(code) => Ok(code),
+        client::End::Detached => Ok(0),
     }
 }

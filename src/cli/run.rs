@@ -282,7 +282,7 @@ pub fn launch(
     match monitor::spawn(root, spec, &st.id, detach) {
         Ok(Started::Detached) => Ok(0),
         Ok(Started::Attached { chan, master }) => {
-            match monitor::client::attach(&chan, master, client)? {
+            match monitor::client::attach(&chan, master, client, false)? {
                 End::Exited(code) => Ok(code),
                 End::Detached => Ok(0),
             }

@@ -19,7 +19,8 @@ pub const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
 pub struct ClientOptions {
     /// Forward SIGINT, SIGTERM, ... to the container (`--sig-proxy`).
     pub sig_proxy: bool,
-    /// Copy our stdin into the container's pty (`-i` with `-t`).
+    /// Copy our stdin into the container: into its pty (`-i` with `-t`), or as messages to
+    /// the monitor (`attach` to a container without a pty).
     pub stdin: bool,
     /// The detach sequence, as bytes.
     pub detach_keys: Vec<u8>,
@@ -54,10 +55,13 @@ pub fn parse_detach_keys(s: &str) -> Result<Vec<u8>, String> {
 }
 
 /// Stay attached until the container exits or the user detaches.
+/// `attach_session`: connected through the attach socket (`nsbox attach`), so output comes
+/// as messages; otherwise the monitor writes to our stdout and stderr itself.
 pub fn attach(
     chan: &Channel,
     master: Option<OwnedFd>,
     opts: &ClientOptions,
+    attach_session: bool,
 ) -> Result<End, MonitorError> {
     let mut proxied = process::monitored_signals();
     proxied.remove(Signal::SIGCHLD);
@@ -68,7 +72,10 @@ pub fn attach(
         tty::sync_winsize(stdin.as_fd(), m);
         tty::RawMode::enter(stdin.as_fd())
     });
-    let mut stdin_open = opts.stdin && master.is_some();
+    // Without a pty, a foreground container reads our stdin itself; an attach session
+    // has to send it through the monitor.
+    let stdin_via_monitor = master.is_none() && opts.stdin && attach_session;
+    let mut stdin_open = opts.stdin && (master.is_some() || stdin_via_monitor);
     let mut keys = DetachMatcher::new(&opts.detach_keys);
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -107,6 +114,8 @@ pub fn attach(
                     let (pass, detach) = keys.feed(&buf[..n]);
                     if let Some(m) = master {
                         let _ = write_all(m, &pass);
+                    } else if stdin_via_monitor && !pass.is_empty() {
+                        chan.send(&ToMonitor::Stdin(pass), None)?;
                     }
                     if detach {
                         chan.send(&ToMonitor::Detach, None)?;
@@ -119,6 +128,15 @@ pub fn attach(
         if ready[0] {
             match chan.recv::<ToClient>()? {
                 Some((ToClient::Exited { code }, _)) => return Ok(End::Exited(code)),
+                Some((ToClient::Output { stream, data }, _)) => {
+                    let (out, err) = (std::io::stdout(), std::io::stderr());
+                    let fd = if stream == 2 {
+                        err.as_fd()
+                    } else {
+                        out.as_fd()
+                    };
+                    let _ = write_all(fd, &data);
+                }
                 Some(_) => {}
                 None => return Err(MonitorError::Gone),
             }

@@ -11,6 +11,7 @@
 //!     │  ◄── Exited{code} ────────────┘
 //! ```
 
+pub mod attach;
 pub mod client;
 pub mod log;
 pub mod restart;
@@ -62,6 +63,11 @@ pub enum ToClient {
         code: i32,
         msg: String,
     },
+    /// Output of the container, for `nsbox attach` clients (stream 1 or 2).
+    Output {
+        stream: u8,
+        data: Vec<u8>,
+    },
     /// The container ended for good (no restart): nsbox's exit status.
     Exited {
         code: i32,
@@ -75,6 +81,8 @@ pub enum ToMonitor {
     Signal(i32),
     /// The client leaves; the container goes on (detach keys).
     Detach,
+    /// Input for a container without a pty that keeps stdin open (`run -di`).
+    Stdin(Vec<u8>),
 }
 
 /// A started container, from the client's side.
@@ -131,6 +139,7 @@ pub fn spawn(
             code,
             msg: "container exited before it started".into(),
         }),
+        Some((ToClient::Output { .. }, _)) => Err(MonitorError::Gone),
         None => Err(MonitorError::Gone),
     }
 }
@@ -212,7 +221,9 @@ fn monitor_main(
             }
             first = false;
         }
-        let (run, code) = relay(run, &mut log, chan, &mut attached)?;
+        let attach_point = attach::AttachPoint::bind(&st.state_dir()).ok();
+        let (run, code) = relay(run, &mut log, chan, &mut attached, attach_point.as_ref())?;
+        drop(attach_point);
         let _ = log.flush();
         let oom = record_exit(&containers, id, run, code);
         let st_now = containers.load(id)?;
@@ -315,8 +326,10 @@ fn relay(
     log: &mut LogWriter,
     chan: &Channel,
     attached: &mut bool,
+    attach_point: Option<&attach::AttachPoint>,
 ) -> Result<(Run, i32), MonitorError> {
     let mut buf = vec![0u8; 32 * 1024];
+    let mut clients: Vec<Channel> = Vec::new();
     let mut sources: Vec<(OwnedFd, Stream)> = Vec::new();
     let Run { launched, out } = run;
     let Output {
@@ -325,6 +338,7 @@ fn relay(
         stderr,
         _stdin,
     } = out;
+    let has_pty = master.is_some();
     if let Some(m) = master {
         sources.push((m, Stream::Stdout));
     }
@@ -346,6 +360,14 @@ fn relay(
         } else {
             None
         };
+        let listen_slot = attach_point.map(|a| {
+            fds.push(PollFd::new(a.as_fd(), PollFlags::POLLIN));
+            fds.len() - 1
+        });
+        let first_client = fds.len();
+        for c in &clients {
+            fds.push(PollFd::new(c.as_fd(), PollFlags::POLLIN));
+        }
         match poll(&mut fds, PollTimeout::NONE) {
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(e.into()),
@@ -360,8 +382,47 @@ fn relay(
             if ready[slot + 1] {
                 let (fd, stream) = &sources[i];
                 match read_some(fd.as_fd(), &mut buf) {
-                    Some(n) => forward(&buf[..n], *stream, log, attached),
+                    Some(n) => {
+                        forward(&buf[..n], *stream, log, attached);
+                        broadcast(&mut clients, &buf[..n], *stream);
+                    }
                     None => open[i] = false,
+                }
+            }
+        }
+        // Attach clients: messages from those there, then newcomers.
+        let mut gone = Vec::new();
+        for (k, c) in clients.iter().enumerate() {
+            if !ready[first_client + k] {
+                continue;
+            }
+            match c.recv::<ToMonitor>() {
+                Ok(Some((ToMonitor::Signal(sig), _))) => {
+                    let _ = sys::pidfd_send_signal(launched.pidfd.as_fd(), sig);
+                }
+                Ok(Some((ToMonitor::Stdin(data), _))) => {
+                    if let Some(w) = &_stdin {
+                        let _ = write_fd(w.as_fd(), &data);
+                    }
+                }
+                Ok(Some((ToMonitor::Detach, _))) | Ok(None) | Err(_) => gone.push(k),
+            }
+        }
+        for k in gone.into_iter().rev() {
+            clients.remove(k);
+        }
+        if let (Some(slot), Some(a)) = (listen_slot, attach_point) {
+            if ready[slot] {
+                while let Some(c) = a.accept() {
+                    let master = sources
+                        .first()
+                        .filter(|_| has_pty)
+                        .map(|(m, _)| m.as_raw_fd());
+                    if c.send(&ToClient::Started { pid: launched.pid }, master)
+                        .is_ok()
+                    {
+                        clients.push(c);
+                    }
                 }
             }
         }
@@ -370,6 +431,11 @@ fn relay(
                 match chan.recv::<ToMonitor>() {
                     Ok(Some((ToMonitor::Signal(sig), _))) => {
                         let _ = sys::pidfd_send_signal(launched.pidfd.as_fd(), sig);
+                    }
+                    Ok(Some((ToMonitor::Stdin(data), _))) => {
+                        if let Some(w) = &_stdin {
+                            let _ = write_fd(w.as_fd(), &data);
+                        }
                     }
                     // Detached, or the client is gone: the container goes on, logged only.
                     Ok(Some((ToMonitor::Detach, _))) | Ok(None) | Err(_) => {
@@ -400,6 +466,9 @@ fn relay(
             }
         }
     }
+    for c in &clients {
+        let _ = c.send(&ToClient::Exited { code }, None);
+    }
     let out = Output {
         master: None,
         stdout: None,
@@ -407,6 +476,26 @@ fn relay(
         _stdin,
     };
     Ok((Run { launched, out }, code))
+}
+
+/// Output to every attach client; a client that cannot take it is dropped.
+fn broadcast(clients: &mut Vec<Channel>, data: &[u8], stream: Stream) {
+    let stream = match stream {
+        Stream::Stdout => 1,
+        Stream::Stderr => 2,
+    };
+    clients.retain(|c| {
+        data.chunks(16 * 1024).all(|chunk| {
+            c.send(
+                &ToClient::Output {
+                    stream,
+                    data: chunk.to_vec(),
+                },
+                None,
+            )
+            .is_ok()
+        })
+    });
 }
 
 /// One read; None at EOF or error (EIO from a pty whose slave side is closed).
@@ -429,13 +518,7 @@ fn forward(data: &[u8], stream: Stream, log: &mut LogWriter, attached: &mut bool
     }
 }
 
-/// Unbuffered, so the container's output reaches the terminal as it comes.
-fn write_all(stream: Stream, mut data: &[u8]) -> nix::Result<()> {
-    let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
-    let fd = match stream {
-        Stream::Stdout => stdout.as_fd(),
-        Stream::Stderr => stderr.as_fd(),
-    };
+fn write_fd(fd: BorrowedFd<'_>, mut data: &[u8]) -> nix::Result<()> {
     while !data.is_empty() {
         match nix::unistd::write(fd, data) {
             Err(Errno::EINTR) => continue,
@@ -444,6 +527,16 @@ fn write_all(stream: Stream, mut data: &[u8]) -> nix::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Unbuffered, so the container's output reaches the terminal as it comes.
+fn write_all(stream: Stream, data: &[u8]) -> nix::Result<()> {
+    let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
+    let fd = match stream {
+        Stream::Stdout => stdout.as_fd(),
+        Stream::Stderr => stderr.as_fd(),
+    };
+    write_fd(fd, data)
 }
 
 /// Record the exit status, the OOM kill and the time; remove the cgroup. Returns OOMKilled.

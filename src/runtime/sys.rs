@@ -154,10 +154,10 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// Take ownership of a descriptor the kernel just installed via SCM_RIGHTS.
+/// Take ownership of a descriptor the kernel just installed for us (SCM_RIGHTS, accept).
 pub fn own_received_fd(raw: RawFd) -> OwnedFd {
-    // SAFETY: a descriptor received with SCM_RIGHTS is new in this process and nothing
-    // else refers to it.
+    // SAFETY: a descriptor just received with SCM_RIGHTS or returned by accept is new in
+    // this process and nothing else refers to it.
     unsafe { OwnedFd::from_raw_fd(raw) }
 }
 
