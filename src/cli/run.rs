@@ -138,8 +138,10 @@ pub fn enable_explain(format: Option<ExplainFormat>) {
 
 pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
     enable_explain(args.explain);
+    // Terminal and detach-key problems fail before anything exists.
+    let client = client_options(&args)?;
     if let Some(bundle) = &args.bundle {
-        return run_bundle(root, bundle, &args);
+        return run_bundle(root, bundle, &args, &client);
     }
     let Some((image_ref, cmd)) = args.args.split_first() else {
         return Err(ExitError::new(
@@ -257,7 +259,7 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
     undo.volumes = None;
     undo.merged = None;
     drop(undo);
-    let code = launch(root, &spec, &st, args.detach, &client_options(&args)?)?;
+    let code = launch(root, &spec, &st, args.detach, &client)?;
     if args.detach {
         println!("{}", st.id);
     }
@@ -322,7 +324,12 @@ fn set_resources(spec: &mut Spec, o: &ResourceOptions, id: &str) {
 
 /// Run a plain OCI bundle: its config.json as is, its rootfs relative to the bundle.
 /// Like `crun run`, the container is deleted when it exits.
-fn run_bundle(root: &DataRoot, bundle: &Path, args: &RunArgs) -> Result<i32> {
+fn run_bundle(
+    root: &DataRoot,
+    bundle: &Path,
+    args: &RunArgs,
+    client: &ClientOptions,
+) -> Result<i32> {
     let bundle =
         fs::canonicalize(bundle).with_context(|| format!("bundle {}", bundle.display()))?;
     let spec = Spec::load(bundle.join("config.json"))
@@ -367,7 +374,7 @@ fn run_bundle(root: &DataRoot, bundle: &Path, args: &RunArgs) -> Result<i32> {
     undo.name = None;
     undo.dir = None;
     drop(undo);
-    let code = launch(root, &spec, &st, args.detach, &client_options(args)?)?;
+    let code = launch(root, &spec, &st, args.detach, client)?;
     if args.detach {
         println!("{}", st.id);
     }
