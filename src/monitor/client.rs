@@ -2,15 +2,14 @@
 //! It owns the user's terminal: raw mode (restored on every way out), stdin into the pty,
 //! window size changes, the detach keys, and signals proxied to the container.
 
+use super::fdio;
 use super::{MonitorError, ToClient, ToMonitor};
 use crate::runtime::channel::Channel;
 use crate::runtime::{process, tty};
-use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::{PollFd, PollFlags};
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::unistd::{read, write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
 /// Docker's default detach sequence: Ctrl-P Ctrl-Q.
 pub const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
@@ -86,15 +85,9 @@ pub fn attach(
         if stdin_open {
             fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
         }
-        match poll(&mut fds, PollTimeout::NONE) {
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e.into()),
-            Ok(_) => {}
-        }
-        let ready: Vec<bool> = fds
-            .iter()
-            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-            .collect();
+        let Some(ready) = fdio::ready(&mut fds)? else {
+            continue;
+        };
         drop(fds);
         if ready[1] {
             while let Ok(Some(info)) = signals.read_signal() {
@@ -109,11 +102,11 @@ pub fn attach(
             }
         }
         if stdin_open && ready[2] {
-            match read_once(stdin.as_fd(), &mut buf) {
+            match fdio::read_some(stdin.as_fd(), &mut buf) {
                 Some(n) => {
                     let (pass, detach) = keys.feed(&buf[..n]);
                     if let Some(m) = master {
-                        let _ = write_all(m, &pass);
+                        let _ = fdio::write_all(m, &pass);
                     } else if stdin_via_monitor && !pass.is_empty() {
                         chan.send(&ToMonitor::Stdin(pass), None)?;
                     }
@@ -135,34 +128,13 @@ pub fn attach(
                     } else {
                         out.as_fd()
                     };
-                    let _ = write_all(fd, &data);
+                    let _ = fdio::write_all(fd, &data);
                 }
                 Some(_) => {}
                 None => return Err(MonitorError::Gone),
             }
         }
     }
-}
-
-fn read_once(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Option<usize> {
-    loop {
-        match read(fd, buf) {
-            Err(Errno::EINTR) => continue,
-            Ok(0) | Err(_) => return None,
-            Ok(n) => return Some(n),
-        }
-    }
-}
-
-fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> nix::Result<()> {
-    while !data.is_empty() {
-        match write(fd, data) {
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e),
-            Ok(n) => data = &data[n..],
-        }
-    }
-    Ok(())
 }
 
 /// Finds the detach sequence in typed input. Bytes that might start it are held back until

@@ -13,6 +13,7 @@
 
 pub mod attach;
 pub mod client;
+mod fdio;
 pub mod log;
 pub mod restart;
 pub mod session;
@@ -25,14 +26,13 @@ use crate::runtime::{self, sys, Launched, RuntimeError, Stdio};
 use crate::state::{self, ContainerState, Containers, Status};
 use crate::storage::{overlay, volumes};
 use log::{LogWriter, Stream};
-use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::{PollFd, PollFlags};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{pipe2, read, Pid};
+use nix::unistd::{pipe2, Pid};
 use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
@@ -368,20 +368,14 @@ fn relay(
         for c in &clients {
             fds.push(PollFd::new(c.as_fd(), PollFlags::POLLIN));
         }
-        match poll(&mut fds, PollTimeout::NONE) {
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e.into()),
-            Ok(_) => {}
-        }
-        let ready: Vec<bool> = fds
-            .iter()
-            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-            .collect();
+        let Some(ready) = fdio::ready(&mut fds)? else {
+            continue;
+        };
         drop(fds);
         for (slot, &i) in which.iter().enumerate() {
             if ready[slot + 1] {
                 let (fd, stream) = &sources[i];
-                match read_some(fd.as_fd(), &mut buf) {
+                match fdio::read_some(fd.as_fd(), &mut buf) {
                     Some(n) => {
                         forward(&buf[..n], *stream, log, attached);
                         broadcast(&mut clients, &buf[..n], *stream);
@@ -402,7 +396,7 @@ fn relay(
                 }
                 Ok(Some((ToMonitor::Stdin(data), _))) => {
                     if let Some(w) = &_stdin {
-                        let _ = write_fd(w.as_fd(), &data);
+                        let _ = fdio::write_all(w.as_fd(), &data);
                     }
                 }
                 Ok(Some((ToMonitor::Detach, _))) | Ok(None) | Err(_) => gone.push(k),
@@ -434,7 +428,7 @@ fn relay(
                     }
                     Ok(Some((ToMonitor::Stdin(data), _))) => {
                         if let Some(w) = &_stdin {
-                            let _ = write_fd(w.as_fd(), &data);
+                            let _ = fdio::write_all(w.as_fd(), &data);
                         }
                     }
                     // Detached, or the client is gone: the container goes on, logged only.
@@ -456,11 +450,10 @@ fn relay(
     // What the container wrote just before it exited.
     for (i, (fd, stream)) in sources.iter().enumerate() {
         while open[i] {
-            let mut p = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-            if !matches!(poll(&mut p, PollTimeout::ZERO), Ok(n) if n > 0) {
+            if !fdio::readable_now(fd.as_fd()) {
                 break;
             }
-            match read_some(fd.as_fd(), &mut buf) {
+            match fdio::read_some(fd.as_fd(), &mut buf) {
                 Some(n) => forward(&buf[..n], *stream, log, attached),
                 None => open[i] = false,
             }
@@ -498,17 +491,6 @@ fn broadcast(clients: &mut Vec<Channel>, data: &[u8], stream: Stream) {
     });
 }
 
-/// One read; None at EOF or error (EIO from a pty whose slave side is closed).
-fn read_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Option<usize> {
-    loop {
-        match read(fd, buf) {
-            Err(Errno::EINTR) => continue,
-            Ok(0) | Err(_) => return None,
-            Ok(n) => return Some(n),
-        }
-    }
-}
-
 /// Output goes to the log, and to our stdout/stderr (the client's) while attached.
 fn forward(data: &[u8], stream: Stream, log: &mut LogWriter, attached: &mut bool) {
     let _ = log.write(stream, data);
@@ -518,17 +500,6 @@ fn forward(data: &[u8], stream: Stream, log: &mut LogWriter, attached: &mut bool
     }
 }
 
-fn write_fd(fd: BorrowedFd<'_>, mut data: &[u8]) -> nix::Result<()> {
-    while !data.is_empty() {
-        match nix::unistd::write(fd, data) {
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e),
-            Ok(n) => data = &data[n..],
-        }
-    }
-    Ok(())
-}
-
 /// Unbuffered, so the container's output reaches the terminal as it comes.
 fn write_all(stream: Stream, data: &[u8]) -> nix::Result<()> {
     let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
@@ -536,7 +507,7 @@ fn write_all(stream: Stream, data: &[u8]) -> nix::Result<()> {
         Stream::Stdout => stdout.as_fd(),
         Stream::Stderr => stderr.as_fd(),
     };
-    write_fd(fd, data)
+    fdio::write_all(fd, data)
 }
 
 /// Record the exit status, the OOM kill and the time; remove the cgroup. Returns OOMKilled.

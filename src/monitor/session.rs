@@ -2,13 +2,13 @@
 //! copies the pty when there is one (raw mode on our terminal), and reaps it, turning its
 //! end into Docker's exit status (128+N when killed by signal N).
 
+use super::fdio;
 use crate::runtime::{process, sys, tty};
-use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::{PollFd, PollFlags};
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{read, write, Pid};
+use nix::unistd::Pid;
 use std::os::fd::{AsFd, BorrowedFd};
 
 #[derive(Debug, thiserror::Error)]
@@ -83,15 +83,9 @@ pub fn supervise(c: &Watched<'_>, opts: MonitorOptions) -> Result<Exit, MonitorE
         if stdin_open {
             fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
         }
-        match poll(&mut fds, PollTimeout::NONE) {
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e.into()),
-            Ok(_) => {}
-        }
-        let ready: Vec<bool> = fds
-            .iter()
-            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-            .collect();
+        let Some(ready) = fdio::ready(&mut fds)? else {
+            continue;
+        };
         drop(fds);
 
         if ready[1] {
@@ -108,13 +102,14 @@ pub fn supervise(c: &Watched<'_>, opts: MonitorOptions) -> Result<Exit, MonitorE
             }
         }
         if let Some(m) = master {
-            if ready[2] && copy(m, stdout.as_fd(), &mut buf).is_err() {
-                // EIO: every slave is closed; pid 1 is exiting.
+            // EIO here means every slave is closed: pid 1 is exiting.
+            if ready[2] {
+                let _ = fdio::copy(m, stdout.as_fd(), &mut buf);
             }
         }
         if stdin_open && ready[ready.len() - 1] {
             if let Some(m) = master {
-                if !matches!(copy(stdin.as_fd(), m, &mut buf), Ok(n) if n > 0) {
+                if fdio::copy(stdin.as_fd(), m, &mut buf).is_none() {
                     stdin_open = false;
                 }
             }
@@ -133,34 +128,7 @@ pub fn supervise(c: &Watched<'_>, opts: MonitorOptions) -> Result<Exit, MonitorE
     Ok(exit)
 }
 
-/// One read from `from`, written fully to `to`. Ok(0) on EOF.
-fn copy(from: BorrowedFd<'_>, to: BorrowedFd<'_>, buf: &mut [u8]) -> nix::Result<usize> {
-    let n = loop {
-        match read(from, buf) {
-            Err(Errno::EINTR) => continue,
-            r => break r?,
-        }
-    };
-    let mut off = 0;
-    while off < n {
-        match write(to, &buf[off..n]) {
-            Err(Errno::EINTR) => continue,
-            r => off += r?,
-        }
-    }
-    Ok(n)
-}
-
 /// Whatever the container wrote to its pty before exiting.
 fn drain(master: BorrowedFd<'_>, to: BorrowedFd<'_>, buf: &mut [u8]) {
-    loop {
-        let mut fds = [PollFd::new(master, PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::ZERO) {
-            Ok(n) if n > 0 => {}
-            _ => return,
-        }
-        if !matches!(copy(master, to, buf), Ok(n) if n > 0) {
-            return;
-        }
-    }
+    while fdio::readable_now(master) && fdio::copy(master, to, buf).is_some() {}
 }

@@ -149,11 +149,7 @@ fn helper_main(
     // Our copy closed, so the caller sees EOF once the process has exec'd.
     drop(chan);
     // Let go of the caller's stdio where the process has its own (`exec -d`).
-    for (target, fd) in stdio.fds.iter().enumerate() {
-        if let Some(fd) = fd {
-            let _ = sys::dup2(*fd, target as i32);
-        }
-    }
+    let _ = stdio.install();
     Ok(wait_forwarding(child.0, &child.1))
 }
 
@@ -205,12 +201,8 @@ fn process_main(process: &Process, stdio: Stdio, chan: &Channel) -> (i32, String
             Err(e) => return (125, e.to_string()),
         }
     } else {
-        for (target, fd) in stdio.fds.iter().enumerate() {
-            if let Some(fd) = fd {
-                if let Err(e) = sys::dup2(*fd, target as i32) {
-                    return (125, format!("stdio: {e}"));
-                }
-            }
+        if let Err(e) = stdio.install() {
+            return (125, format!("stdio: {e}"));
         }
     }
     if let Err(e) = security::apply_rlimits(process) {
@@ -233,15 +225,7 @@ fn process_main(process: &Process, stdio: Stdio, chan: &Channel) -> (i32, String
     }
     let args = process.args().clone().unwrap_or_default();
     let env = process.env().clone().unwrap_or_default();
-    explain::step("exec", || {
-        format!(
-            "{}  (uid {}, cwd {}, {} env vars)",
-            args.join(" "),
-            process.user().uid(),
-            cwd.display(),
-            env.len()
-        )
-    });
+    exec::narrate(process);
     let err = exec::exec(&args, &env);
     (err.exit_code(), err.to_string())
 }

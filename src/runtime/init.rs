@@ -128,21 +128,9 @@ fn setup_and_exec(
 
     let args = process.args().clone().unwrap_or_default();
     let env = process.env().clone().unwrap_or_default();
-    explain::step("exec", || {
-        format!(
-            "{}  (uid {}, cwd {}, {} env vars)",
-            args.join(" "),
-            process.user().uid(),
-            cwd.display(),
-            env.len()
-        )
-    });
+    exec::narrate(process);
     if !process.terminal().unwrap_or(false) {
-        for (target, fd) in stdio.fds.iter().enumerate() {
-            if let Some(fd) = fd {
-                sys::dup2(*fd, target as i32).map_err(|e| format!("stdio: {e}"))?;
-            }
-        }
+        stdio.install().map_err(|e| format!("stdio: {e}"))?;
     }
     if wants_init(spec) {
         tiny_init::run_as_pid1(&args, &env, chan.as_raw_fd());

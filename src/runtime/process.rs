@@ -38,6 +38,18 @@ pub struct Stdio {
     pub fds: [Option<RawFd>; 3],
 }
 
+impl Stdio {
+    /// Put the fds at 0, 1 and 2 (in the child, just before exec).
+    pub fn install(&self) -> std::io::Result<()> {
+        for (target, fd) in self.fds.iter().enumerate() {
+            if let Some(fd) = fd {
+                sys::dup2(*fd, target as i32)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A container whose init has built everything and waits for `start`.
 pub struct Launched {
     pub pid: i32,
