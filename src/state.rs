@@ -387,8 +387,9 @@ pub fn new_id() -> std::io::Result<String> {
     Ok(hex::encode(bytes))
 }
 
-/// A Docker-style "adjective_scientist" name derived from the id.
-pub fn generated_name(id: &str) -> String {
+/// A Docker-style "adjective_scientist" name derived from the id; `attempt` > 0 (after a
+/// collision) adds a number, as Docker's name generator does on retry.
+pub fn generated_name(id: &str, attempt: u32) -> String {
     const ADJ: [&str; 16] = [
         "brave", "calm", "clever", "eager", "fervent", "gentle", "happy", "keen", "lucid",
         "modest", "nifty", "quirky", "serene", "tender", "vibrant", "zealous",
@@ -402,7 +403,11 @@ pub fn generated_name(id: &str) -> String {
         b.first().copied().unwrap_or(0),
         b.get(1).copied().unwrap_or(0),
     );
-    format!("{}_{}", ADJ[(a & 15) as usize], WHO[(w & 15) as usize])
+    let base = format!("{}_{}", ADJ[(a & 15) as usize], WHO[(w & 15) as usize]);
+    match attempt {
+        0 => base,
+        n => format!("{base}{n}"),
+    }
 }
 
 #[cfg(test)]
@@ -448,6 +453,7 @@ mod tests {
     #[test]
     fn our_own_start_time_is_readable() {
         assert!(proc_start_time(std::process::id() as i32).is_some());
-        assert_eq!(generated_name(&"00".repeat(32)), "brave_babbage");
+        assert_eq!(generated_name(&"00".repeat(32), 0), "brave_babbage");
+        assert_eq!(generated_name(&"00".repeat(32), 3), "brave_babbage3");
     }
 }

@@ -366,21 +366,6 @@ fn proc_row(pid: &str) -> Option<Vec<String>> {
     ])
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signals_by_name_or_number() {
-        assert_eq!(parse_signal("TERM").unwrap(), Signal::SIGTERM);
-        assert_eq!(parse_signal("sigkill").unwrap(), Signal::SIGKILL);
-        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
-        assert_eq!(parse_signal("SIGUSR1").unwrap(), Signal::SIGUSR1);
-        assert!(parse_signal("NOPE").is_err());
-        assert!(parse_signal("99").is_err());
-    }
-}
-
 /// `attach`: connect to a running container's monitor; its output from now on, our input
 /// to it, until it exits (its status is ours) or we detach.
 pub fn attach(root: &DataRoot, a: AttachArgs) -> Result<i32> {
@@ -417,5 +402,20 @@ pub fn attach(root: &DataRoot, a: AttachArgs) -> Result<i32> {
     match client::attach(&chan, master, &opts, true)? {
         client::End::Exited(code) => Ok(code),
         client::End::Detached => Ok(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_by_name_or_number() {
+        assert_eq!(parse_signal("TERM").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("sigkill").unwrap(), Signal::SIGKILL);
+        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
+        assert_eq!(parse_signal("SIGUSR1").unwrap(), Signal::SIGUSR1);
+        assert!(parse_signal("NOPE").is_err());
+        assert!(parse_signal("99").is_err());
     }
 }

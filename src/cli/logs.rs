@@ -49,7 +49,7 @@ pub fn logs(root: &DataRoot, a: LogsArgs) -> Result<()> {
     let keep = |e: &Entry| {
         let t = DateTime::parse_from_rfc3339(&e.time).map(|t| t.with_timezone(&Utc));
         match t {
-            Ok(t) => since.is_none_or(|s| t >= s) && until.is_none_or(|u| t < u),
+            Ok(t) => since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u),
             Err(_) => true,
         }
     };

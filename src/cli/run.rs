@@ -178,10 +178,7 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
     let process_args = spec::process_args(&image_config, &opts)?;
 
     let id = state::new_id().context("generate container id")?;
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| state::generated_name(&id));
+
     let dir = containers.dir_of(&id);
     let paths = OverlayPaths::for_container(&dir, lower.clone());
     let volumes = Volumes::open(root)?;
@@ -193,7 +190,7 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
         volumes: None,
     };
 
-    containers.reserve_name(&name, &id)?;
+    let name = reserve_name(&containers, args.name.as_deref(), &id)?;
     undo.name = Some(name.clone());
     fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
     undo.dir = Some(dir.clone());
@@ -264,6 +261,24 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
         println!("{}", st.id);
     }
     Ok(code)
+}
+
+/// Reserve the given name, or a generated one: on a collision (two containers whose ids
+/// start alike) the next try adds a number.
+fn reserve_name(containers: &Containers, given: Option<&str>, id: &str) -> Result<String> {
+    if let Some(n) = given {
+        containers.reserve_name(n, id)?;
+        return Ok(n.to_string());
+    }
+    let mut attempt = 0;
+    loop {
+        let name = state::generated_name(id, attempt);
+        match containers.reserve_name(&name, id) {
+            Ok(()) => return Ok(name),
+            Err(state::StateError::NameInUse(..)) if attempt < 1000 => attempt += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Hand the saved container to a new monitor; stay attached unless `detach`.

@@ -101,6 +101,19 @@ pub fn exec(args: &[String], env: &[String]) -> ExecError {
     }
 }
 
+/// The `exec` step of `--explain`, for a spec process about to be exec'd.
+pub fn narrate(process: &oci_spec::runtime::Process) {
+    crate::explain::step("exec", || {
+        format!(
+            "{}  (uid {}, cwd {}, {} env vars)",
+            process.args().as_deref().unwrap_or_default().join(" "),
+            process.user().uid(),
+            process.cwd().display(),
+            process.env().as_ref().map_or(0, Vec::len)
+        )
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,17 +132,4 @@ mod tests {
         assert_eq!(e.exit_code(), 126);
         assert_eq!(path_var(&["A=1".into(), "PATH=/x".into()]), "/x");
     }
-}
-
-/// The `exec` step of `--explain`, for a spec process about to be exec'd.
-pub fn narrate(process: &oci_spec::runtime::Process) {
-    crate::explain::step("exec", || {
-        format!(
-            "{}  (uid {}, cwd {}, {} env vars)",
-            process.args().as_deref().unwrap_or_default().join(" "),
-            process.user().uid(),
-            process.cwd().display(),
-            process.env().as_ref().map_or(0, Vec::len)
-        )
-    });
 }

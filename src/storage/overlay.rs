@@ -80,13 +80,14 @@ fn short_link(overlay_root: &Path, layer_diff: &Path) -> Result<String> {
     let short = format!("l/{}", &id[..id.len().min(16)]);
     let link = overlay_root.join(&short);
     let target = PathBuf::from("..").join(&id).join("diff");
-    match fs::read_link(&link) {
-        Ok(t) if t == target => {}
-        _ => {
-            fs::create_dir_all(overlay_root.join("l")).map_err(io("mkdir", overlay_root))?;
-            let _ = fs::remove_file(&link);
-            std::os::unix::fs::symlink(&target, &link).map_err(io("symlink", &link))?;
-        }
+    if fs::read_link(&link).ok().as_deref() != Some(target.as_path()) {
+        // Made under a private name and renamed into place: a concurrent run using the same
+        // layer never sees the link missing or half-made.
+        fs::create_dir_all(overlay_root.join("l")).map_err(io("mkdir", overlay_root))?;
+        let tmp = overlay_root.join(format!("{short}.{}", std::process::id()));
+        let _ = fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&target, &tmp).map_err(io("symlink", &tmp))?;
+        fs::rename(&tmp, &link).map_err(io("rename", &link))?;
     }
     Ok(short)
 }
@@ -152,11 +153,18 @@ pub fn unmount(merged: &Path) -> Result<()> {
         return Ok(());
     }
     if umount2(merged, MntFlags::empty()).is_err() {
-        umount2(merged, MntFlags::MNT_DETACH).map_err(|e| OverlayError::Io {
-            what: "umount",
-            path: merged.display().to_string(),
-            err: e.into(),
-        })?;
+        match umount2(merged, MntFlags::MNT_DETACH) {
+            // EINVAL: no longer a mount point; whoever else tore it down (the monitor or
+            // `rm -f`, racing after a kill) did our work.
+            Ok(()) | Err(nix::Error::EINVAL) | Err(nix::Error::ENOENT) => {}
+            Err(e) => {
+                return Err(OverlayError::Io {
+                    what: "umount",
+                    path: merged.display().to_string(),
+                    err: e.into(),
+                })
+            }
+        }
     }
     explain::step("overlay", || format!("umount {}", merged.display()));
     explain::record_removed("unmounted overlay");
