@@ -119,8 +119,7 @@ fn helper_main(
         ($code:expr, $($arg:tt)*) => { return Err(($code, format!($($arg)*), chan)) };
     }
     if let Some(r) = cgroup {
-        let me = std::process::id() as i32;
-        if let Err(e) = Cgroup::open(r).join(me) {
+        if let Err(e) = Cgroup::open(r).join_self() {
             fail!(125, "join the container's cgroup: {e}");
         }
     }

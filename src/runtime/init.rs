@@ -1,6 +1,7 @@
 //! The container's init, in the child of clone: it only executes the plan the launcher
 //! made before cloning. Every failure goes back over the channel with its exit code.
 
+use super::cgroups::Cgroup;
 use super::channel::{Channel, FromInit, ToInit};
 use super::namespaces::NamespacePlan;
 use super::process::Stdio;
@@ -31,8 +32,15 @@ impl<E: std::fmt::Display> From<E> for InitFailure {
 }
 
 /// Runs in the cloned child; never returns.
-pub fn run(spec: &Spec, rootfs: &Path, ns: NamespacePlan, chan: Channel, stdio: Stdio) -> ! {
-    let failure = match setup_and_exec(spec, rootfs, ns, &chan, stdio) {
+pub fn run(
+    spec: &Spec,
+    rootfs: &Path,
+    ns: NamespacePlan,
+    chan: Channel,
+    stdio: Stdio,
+    cgroup: Option<&Cgroup>,
+) -> ! {
+    let failure = match setup_and_exec(spec, rootfs, ns, &chan, stdio, cgroup) {
         Ok(never) => match never {},
         Err(f) => f,
     };
@@ -52,12 +60,17 @@ fn setup_and_exec(
     ns: NamespacePlan,
     chan: &Channel,
     stdio: Stdio,
+    cgroup: Option<&Cgroup>,
 ) -> Result<std::convert::Infallible, InitFailure> {
     let process = spec
         .process()
         .as_ref()
         .ok_or_else(|| InitFailure::from("spec has no process"))?;
-    // Wait until the launcher has put us in our cgroup.
+    // Into our cgroup before anything else, so everything from here on is accounted there
+    // and the cgroup namespace below is rooted at it.
+    if let Some(cg) = cgroup {
+        cg.join_self()?;
+    }
     match chan.expect::<ToInit>("the launcher")?.0 {
         ToInit::Proceed => {}
         other => return Err(format!("unexpected message {other:?}").into()),

@@ -76,7 +76,7 @@ pub fn create(
         match sys::clone_fork(ns.clone_flags.bits() as u64, None).map_err(RuntimeError::Clone)? {
             sys::Forked::Child => {
                 drop(ours);
-                init::run(spec, rootfs, ns, theirs, stdio)
+                init::run(spec, rootfs, ns, theirs, stdio, cgroup.as_ref())
             }
             sys::Forked::Parent { pid, pidfd } => (pid, pidfd),
         };
@@ -84,7 +84,7 @@ pub fn create(
     explain::step("clone", || {
         let mut flags = namespaces::describe(ns.clone_flags);
         if ns.new_cgroupns {
-            flags.push_str(" (+CLONE_NEWCGROUP by init after joining its cgroup)");
+            flags.push_str(" (+CLONE_NEWCGROUP by init after it joins its cgroup)");
         }
         format!("{flags} → pid {pid} (pid 1 inside)")
     });
@@ -96,18 +96,10 @@ pub fn create(
         chan: ours,
     };
 
-    let placed = match &launched.cgroup {
-        Some(cg) => cg.join(pid).map_err(RuntimeError::from),
-        None => Ok(()),
-    };
-    if let Err(e) = placed.and_then(|()| {
-        launched
-            .chan
-            .send(&ToInit::Proceed, None)
-            .map_err(RuntimeError::from)
-    }) {
+    // Init joins its cgroup itself (see Cgroup::join_self); it may go on once we are here.
+    if let Err(e) = launched.chan.send(&ToInit::Proceed, None) {
         launched.kill_and_reap();
-        return Err(e);
+        return Err(e.into());
     }
     match launched.chan.expect::<FromInit>("the container's setup") {
         Ok((FromInit::Ready, fd)) => {
