@@ -64,6 +64,9 @@ pub struct RmArgs {
     /// Remove the anonymous volumes the container created.
     #[arg(short, long)]
     pub volumes: bool,
+    /// Narrate every teardown step in kernel terms on stderr.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "text", require_equals = true)]
+    pub explain: Option<super::run::ExplainFormat>,
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }
@@ -167,6 +170,7 @@ fn ps(root: &DataRoot, a: PsArgs) -> Result<()> {
 }
 
 fn rm(root: &DataRoot, a: RmArgs) -> Result<()> {
+    super::run::enable_explain(a.explain);
     let containers = Containers::open(root)?;
     let mut failed = 0;
     for key in &a.containers {
@@ -212,6 +216,12 @@ pub fn remove_one(
         Cgroup::open(r).remove()?;
     }
     containers.remove(&st)?;
+    crate::explain::step("state", || {
+        format!(
+            "rm -rf {} (config, state, log, upper dir)",
+            st.state_dir().display()
+        )
+    });
     if volumes {
         crate::storage::volumes::remove_anonymous(root, &st)?;
     }
@@ -222,6 +232,12 @@ pub fn remove_one(
 fn kill_and_wait(st: &ContainerState) {
     let pid = nix::unistd::Pid::from_raw(st.pid);
     let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    crate::explain::step("kill", || {
+        format!(
+            "kill -KILL {} (pid 1: the kernel then kills every process of its pid namespace)",
+            st.pid
+        )
+    });
     let deadline = Instant::now() + Duration::from_secs(10);
     while st.is_alive() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));

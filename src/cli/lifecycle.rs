@@ -48,6 +48,9 @@ pub struct StartArgs {
     /// Key sequence for detaching.
     #[arg(long = "detach-keys", default_value = client::DEFAULT_DETACH_KEYS)]
     pub detach_keys: String,
+    /// Narrate every step in kernel terms on stderr.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "text", require_equals = true)]
+    pub explain: Option<run::ExplainFormat>,
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }
@@ -185,6 +188,7 @@ pub fn kill_cmd(root: &DataRoot, a: KillArgs) -> Result<()> {
 }
 
 pub fn start(root: &DataRoot, a: StartArgs) -> Result<i32> {
+    run::enable_explain(a.explain);
     let containers = Containers::open(root)?;
     if a.attach || a.interactive {
         // One container, attached: its exit status is ours.
