@@ -121,6 +121,9 @@ pub fn attach(
         if ready[0] {
             match chan.recv::<ToClient>()? {
                 Some((ToClient::Exited { code }, _)) => return Ok(End::Exited(code)),
+                Some((ToClient::Failed { code, msg }, _)) => {
+                    return Err(MonitorError::Failed { code, msg })
+                }
                 Some((ToClient::Output { stream, data }, _)) => {
                     let (out, err) = (std::io::stdout(), std::io::stderr());
                     let fd = if stream == 2 {

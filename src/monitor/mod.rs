@@ -225,13 +225,12 @@ fn monitor_main(
         let (run, code) = relay(run, &mut log, chan, &mut attached, attach_point.as_ref())?;
         drop(attach_point);
         let _ = log.flush();
-        let oom = record_exit(&containers, id, run, code);
-        let st_now = containers.load(id)?;
-        let restart =
-            st_now
-                .restart
-                .should_restart(code, st_now.restart_count, st_now.manually_stopped)
-                && !oom_is_final(oom);
+        record_exit(&containers, id, run, code);
+        // Gone: `rm -f` removed it meanwhile; nothing to restart, only the client to tell.
+        let restart = containers.load(id).is_ok_and(|now| {
+            now.restart
+                .should_restart(code, now.restart_count, now.manually_stopped)
+        });
         if !restart {
             cleanup(root, &containers, id, Some(code));
             if attached {
@@ -249,11 +248,6 @@ fn monitor_main(
     }
     cleanup(root, &containers, id, Some(125));
     Ok(())
-}
-
-/// An OOM kill is no reason to stop restarting; kept as a hook for clarity.
-fn oom_is_final(_oom: bool) -> bool {
-    false
 }
 
 /// Create and start the container with its stdio: a pty (init opens it and hands us the
@@ -510,8 +504,8 @@ fn write_all(stream: Stream, data: &[u8]) -> nix::Result<()> {
     fdio::write_all(fd, data)
 }
 
-/// Record the exit status, the OOM kill and the time; remove the cgroup. Returns OOMKilled.
-fn record_exit(containers: &Containers, id: &str, mut run: Run, code: i32) -> bool {
+/// Record the exit status, the OOM kill and the time; remove the cgroup.
+fn record_exit(containers: &Containers, id: &str, mut run: Run, code: i32) {
     let mut oom = false;
     if let Some(cg) = run.launched.cgroup.take() {
         oom = cg.oom_kills() > 0;
@@ -524,7 +518,6 @@ fn record_exit(containers: &Containers, id: &str, mut run: Run, code: i32) -> bo
         s.pid = 0;
         s.oom_killed = oom;
     });
-    oom
 }
 
 /// After the last run: unmount the rootfs, and with `--rm` remove the container, its name
