@@ -78,7 +78,10 @@ fn plain_run_narrates_every_step_in_order() {
     assert!(err.contains("pivot_root . ."), "{err}");
     assert!(err.contains("capabilities kept: "), "{err}");
     assert!(err.contains("echo hi"), "{err}");
-    assert!(err.contains("(init moves itself in)"), "the join is shown: {err}");
+    assert!(
+        err.contains("(init moves itself in)"),
+        "the join is shown: {err}"
+    );
     assert!(
         err.contains("] overlay     umount "),
         "teardown is shown: {err}"
