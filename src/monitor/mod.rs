@@ -238,6 +238,13 @@ fn monitor_main(
             }
             return Ok(());
         }
+        // As in Docker, an attached client gets this exit and leaves; the restarts go on
+        // detached (`logs` and `attach` still reach them).
+        if attached {
+            let _ = chan.send(&ToClient::Exited { code }, None);
+            attached = false;
+            quiet_stdio();
+        }
         // Docker's back-off: 100 ms doubling, reset after 10 s of running.
         if started_at.elapsed() > Duration::from_secs(10) {
             backoff = Duration::from_millis(100);
