@@ -32,6 +32,30 @@ pub struct MountRequest {
     pub mode: String,
 }
 
+impl MountRequest {
+    /// A request with Docker's propagation rule: binds default to `rprivate`, other kinds
+    /// have none.
+    fn new(
+        kind: MountKind,
+        target: String,
+        read_only: bool,
+        propagation: Option<String>,
+        mode: String,
+    ) -> Self {
+        let propagation = match kind {
+            MountKind::Bind { .. } => propagation.or_else(|| Some("rprivate".to_string())),
+            _ => None,
+        };
+        MountRequest {
+            kind,
+            target,
+            read_only,
+            propagation,
+            mode,
+        }
+    }
+}
+
 const PROPAGATIONS: [&str; 6] = [
     "private", "rprivate", "shared", "rshared", "slave", "rslave",
 ];
@@ -136,17 +160,13 @@ pub fn parse_volume_flag(spec: &str, cwd: &Path) -> Result<MountRequest, SpecErr
             "invalid mode: {mode}: propagation applies to bind mounts only"
         )));
     }
-    let propagation = match kind {
-        MountKind::Bind { .. } => propagation.or_else(|| Some("rprivate".to_string())),
-        _ => None,
-    };
-    Ok(MountRequest {
+    Ok(MountRequest::new(
         kind,
         target,
         read_only,
         propagation,
-        mode: mode.to_string(),
-    })
+        mode.to_string(),
+    ))
 }
 
 fn is_mode(s: &str) -> bool {
@@ -288,17 +308,13 @@ pub fn parse_mount_flag(spec: &str, cwd: &Path) -> Result<MountRequest, SpecErro
             )))
         }
     };
-    let propagation = match kind {
-        MountKind::Bind { .. } => propagation.or_else(|| Some("rprivate".to_string())),
-        _ => None,
-    };
-    Ok(MountRequest {
+    Ok(MountRequest::new(
         kind,
         target,
         read_only,
         propagation,
-        mode: String::new(),
-    })
+        String::new(),
+    ))
 }
 
 /// Flag-style options tmpfs takes; anything else must be one of the `key=value` ones.
