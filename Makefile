@@ -6,8 +6,10 @@ IMAGES  := target/images
 IMAGE   := $(IMAGES)/busybox-oci.tar
 NSBOX_ROOT ?= /var/lib/nsbox
 export NSBOX_ROOT
+# rustup's cargo, for a fresh machine whose shell profile has not put it on PATH yet.
+export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all build images run test test-vm vm-prepare lint bench install clean
+.PHONY: all deps deps-run build images run test test-vm vm-prepare lint bench install clean
 
 # The VM stage of `make test`: the cgroup, overlay and namespace integration tests, run again
 # inside the pure cgroup-v2 qemu guest (tests/vm/run.sh). They run in the guest's root cgroup:
@@ -18,6 +20,13 @@ VM_ARCHIVE := target/vm/tests.tar.zst
 
 all: build images
 
+# One install script for `make run`, `make test` and .ci/run (quick when all is present).
+deps-run:
+	bash images/deps.sh run
+
+deps:
+	bash images/deps.sh test
+
 build:
 	$(CARGO) build --release
 
@@ -26,11 +35,13 @@ images: $(IMAGE)
 $(IMAGE): images/mkimage.py
 	python3 images/mkimage.py --out $(IMAGES)
 
-run: build images
+run: deps-run
+	$(MAKE) build images
 	$(BIN) load -q -i $(IMAGE)
 	$(BIN) run -it --rm busybox sh
 
-test: build images
+test: deps
+	$(MAKE) build images
 	NSBOX_TEST_IMAGES=$(CURDIR)/$(IMAGES) $(CARGO) nextest run --release --no-fail-fast
 	$(MAKE) test-vm
 
@@ -49,7 +60,9 @@ lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --all-targets -- -D warnings
 
-bench: build images
+bench:
+	bash images/deps.sh bench
+	$(MAKE) build images
 	bash benches/run.sh
 
 install: build
