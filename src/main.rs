@@ -6,6 +6,7 @@ mod explain;
 mod image;
 mod monitor;
 mod runtime;
+mod scratch;
 mod spec;
 mod state;
 mod storage;

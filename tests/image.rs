@@ -211,7 +211,7 @@ fn loads_gzipped_docker_save_and_sweeps_stale_temp() {
     )
     .unwrap();
     // A crashed loader's leftovers (pid 999999999 does not exist) go on the next open.
-    let stale = env.root().join("tmp/layer-999999999-1-0");
+    let stale = env.root().join("tmp/999999999-1-layer-0");
     fs::create_dir_all(stale.join("diff")).unwrap();
     let out = env.ok(&["load", "-i", p.to_str().unwrap()]);
     assert_eq!(out, "Loaded image: busybox:latest\n");

@@ -454,6 +454,7 @@ fn run_options(args: &RunArgs, cmd: Vec<String>) -> Result<RunOptions> {
         },
         read_only: args.read_only,
         tty: args.tty,
+        security: Default::default(),
     })
 }
 

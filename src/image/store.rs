@@ -13,6 +13,7 @@ use super::digest::{self, DigestError};
 use super::load::{self, ImagePlan, LayerPlan, LoadError, Source};
 use super::unpack::{self, UnpackError};
 use crate::dataroot::DataRoot;
+pub(super) use crate::scratch::TempPath;
 use nix::fcntl::{Flock, FlockArg};
 use oci_spec::image::ImageConfiguration;
 use serde_json::{json, Value};
@@ -21,7 +22,6 @@ use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -168,42 +168,6 @@ pub fn normalize(reference: &str) -> Option<String> {
 }
 
 /// A temp file or dir under `<root>/tmp`, removed on drop unless kept.
-pub(super) struct TempPath {
-    pub(super) path: PathBuf,
-    keep: bool,
-}
-
-impl TempPath {
-    pub(super) fn new(tmp: &Path, prefix: &str) -> Self {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let name = format!(
-            "{prefix}-{}-{nanos}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        TempPath {
-            path: tmp.join(name),
-            keep: false,
-        }
-    }
-}
-
-impl Drop for TempPath {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = match fs::symlink_metadata(&self.path) {
-                Ok(m) if m.is_dir() => fs::remove_dir_all(&self.path),
-                Ok(_) => fs::remove_file(&self.path),
-                Err(_) => Ok(()),
-            };
-        }
-    }
-}
-
 /// A layer unpacked into a temp dir, verified, waiting for the commit.
 struct Staged {
     dir: TempPath,
@@ -241,29 +205,9 @@ impl ImageStore {
         Ok(s)
     }
 
-    /// Remove our temp entries (`layer-<pid>-...`, `archive-<pid>-...`) left by a loader that
-    /// died: their pid is gone. Other users of `<root>/tmp` have other prefixes.
+    /// Remove what a killed loader or committer left in `<root>/tmp` (scratch::sweep).
     fn sweep_tmp(&self) {
-        let Ok(rd) = fs::read_dir(self.root.tmp()) else {
-            return;
-        };
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let pid = ["layer-", "archive-", "blob-", "commit-"]
-                .iter()
-                .find_map(|p| name.strip_prefix(p))
-                .and_then(|rest| rest.split('-').next())
-                .and_then(|p| p.parse::<i32>().ok());
-            let Some(pid) = pid else { continue };
-            let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
-                == Err(nix::errno::Errno::ESRCH);
-            if gone {
-                drop(TempPath {
-                    path: e.path(),
-                    keep: false,
-                });
-            }
-        }
+        crate::scratch::sweep(&self.root.tmp());
     }
 
     pub(super) fn tmp(&self) -> PathBuf {
@@ -709,7 +653,7 @@ impl ImageStore {
             let dest = self.blobs().join(&hex);
             if !dest.is_file() {
                 fs::rename(&t.path, &dest).map_err(io_err(&dest))?;
-                t.keep = true;
+                t.keep();
             }
         }
         for (hex, mut s) in staged.layers {
@@ -718,7 +662,7 @@ impl ImageStore {
                 continue; // someone else committed it meanwhile; ours is dropped
             }
             fs::rename(&s.dir.path, &dest).map_err(io_err(&dest))?;
-            s.dir.keep = true;
+            s.dir.keep();
             let meta =
                 serde_json::to_vec(&json!({"diff_id": format!("sha256:{hex}"), "size": s.size}))
                     .map_err(|e| ImageError::Other(e.to_string()))?;

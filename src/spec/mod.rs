@@ -11,6 +11,7 @@ pub mod args;
 pub mod defaults;
 pub mod mounts;
 pub mod resources;
+pub mod security;
 pub mod user;
 
 pub use args::{
@@ -88,6 +89,8 @@ pub struct RunOptions {
     pub network: NetworkMode,
     pub read_only: bool,
     pub tty: bool,
+    /// Capabilities, seccomp and the rest of the confinement (spec/security.rs).
+    pub security: security::SecurityOptions,
 }
 
 /// A user resolved against the image's /etc/passwd and /etc/group.

@@ -4,6 +4,7 @@
 //! half-removed volume is never visible.
 
 use crate::dataroot::DataRoot;
+use crate::scratch::TempPath;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs;
@@ -71,6 +72,7 @@ impl Volumes {
         for d in [&v.dir, &v.tmp] {
             fs::create_dir_all(d).map_err(io("create", d))?;
         }
+        crate::scratch::sweep(&v.tmp);
         Ok(v)
     }
 
@@ -124,10 +126,8 @@ impl Volumes {
             labels,
             anonymous,
         };
-        let tmp = self
-            .tmp
-            .join(format!("volume-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&tmp);
+        let mut scratch = TempPath::new(&self.tmp, "volume");
+        let tmp = scratch.path.clone();
         let data = tmp.join("_data");
         fs::create_dir_all(&data).map_err(io("create", &data))?;
         // Docker's _data is 0755 root:root until content is copied in (which sets its mode).
@@ -139,9 +139,12 @@ impl Volumes {
         let dest = self.dir.join(&name);
         let renamed = written.and_then(|()| fs::rename(&tmp, &dest).map_err(io("create", &dest)));
         match renamed {
-            Ok(()) => Ok((vol, true)),
+            Ok(()) => {
+                scratch.keep();
+                Ok((vol, true))
+            }
             Err(e) => {
-                let _ = fs::remove_dir_all(&tmp);
+                drop(scratch);
                 // Lost a race with another creator: theirs is as good as ours.
                 match self.get(&name) {
                     Ok(v) => Ok((v, false)),
@@ -170,12 +173,11 @@ impl Volumes {
     pub fn remove(&self, name: &str) -> Result<()> {
         self.get(name)?;
         let dir = self.dir.join(name);
-        let gone = self
-            .tmp
-            .join(format!("rm-volume-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&gone);
-        fs::rename(&dir, &gone).map_err(io("remove", &dir))?;
-        fs::remove_dir_all(&gone).map_err(io("remove", &gone))
+        // Renamed away first: a killed remover leaves a scratch entry the sweeper removes,
+        // never a half-deleted volume.
+        let gone = TempPath::new(&self.tmp, "rm-volume");
+        fs::rename(&dir, &gone.path).map_err(io("remove", &dir))?;
+        fs::remove_dir_all(&gone.path).map_err(io("remove", &gone.path))
     }
 }
 
