@@ -1,5 +1,5 @@
 //! Image verbs: load, import, images, rmi, and the `image` group (load, import, ls, rm, inspect).
-use super::human;
+use super::{human, ExitError};
 use crate::dataroot::DataRoot;
 use crate::image::{short, ImageRecord, ImageStore};
 use clap::{Args, Subcommand};
@@ -88,7 +88,11 @@ pub enum ImageCommand {
 pub fn load(root: &DataRoot, args: LoadArgs) -> anyhow::Result<()> {
     let store = ImageStore::open(root)?;
     let progress = !args.quiet && std::io::stderr().is_terminal();
-    for rec in store.load(&args.input, progress)? {
+    // docker load fails with exit 1, whatever is wrong with the input.
+    let loaded = store
+        .load(&args.input, progress)
+        .map_err(|e| ExitError::new(1, e.to_string()))?;
+    for rec in loaded {
         // docker load prints these even with -q.
         if rec.repo_tags.is_empty() {
             println!("Loaded image ID: {}", rec.id);

@@ -407,37 +407,26 @@ impl ImageStore {
             bar
         });
         let mut staged = Batch::default();
-        // A docker-save member may serve several images: copy it once.
-        let mut member_hex: HashMap<String, String> = HashMap::new();
+        // Every layer blob is read and checked on every load (its digest, and its diff_id
+        // through the decompressor), even when its layer is unpacked already: the store
+        // never takes, and a load never accepts, a blob it has not verified. A member that
+        // serves several images (docker save) is checked once per diff_id.
+        let mut verified: HashMap<(String, String), String> = HashMap::new();
         for plan in &plans {
             let mut these = Vec::new();
             for layer in &plan.layers {
                 if let Some(b) = &bar {
                     b.set_message(format!("Loading layer {}", &layer.diff_hex[..12]));
                 }
-                let need_layer = !staged.layers.contains_key(&layer.diff_hex)
-                    && !self.layer_present(&layer.diff_hex);
-                let known = layer
-                    .blob_hex
-                    .clone()
-                    .or_else(|| member_hex.get(&layer.member).cloned())
-                    .filter(|h| staged.blobs.contains_key(h) || self.blob_present(h));
-                let hex = match known {
-                    Some(h) if !need_layer => h,
-                    _ => {
-                        let reader = src.open_member(&layer.member)?;
-                        let (blob, hex) =
-                            self.stage_blob(reader, &layer.member, layer.blob_hex.as_deref())?;
-                        if need_layer {
-                            let f = File::open(&blob.path).map_err(io_err(&blob.path))?;
-                            let s = self.stage_layer(io::BufReader::new(f), layer)?;
-                            staged.layers.insert(layer.diff_hex.clone(), s);
-                        }
-                        staged.blobs.entry(hex.clone()).or_insert(blob);
+                let key = (layer.member.clone(), layer.diff_hex.clone());
+                let hex = match verified.get(&key) {
+                    Some(h) => h.clone(),
+                    None => {
+                        let hex = self.verify_or_stage(&src, layer, &mut staged)?;
+                        verified.insert(key, hex.clone());
                         hex
                     }
                 };
-                member_hex.insert(layer.member.clone(), hex.clone());
                 these.push(hex);
                 if let Some(b) = &bar {
                     b.inc(1);
@@ -449,6 +438,55 @@ impl ImageStore {
             b.finish_and_clear();
         }
         self.commit(&plans, staged)
+    }
+
+    /// Read one layer blob of a load and check it. A blob the store holds already, whose
+    /// layer is unpacked, is only streamed through the digests; anything else is copied to
+    /// a temp file (verified) and, when its layer is missing, unpacked from there.
+    fn verify_or_stage(
+        &self,
+        src: &Source,
+        layer: &LayerPlan,
+        staged: &mut Batch,
+    ) -> Result<String, ImageError> {
+        let need_layer =
+            !staged.layers.contains_key(&layer.diff_hex) && !self.layer_present(&layer.diff_hex);
+        let have_blob = layer
+            .blob_hex
+            .as_ref()
+            .filter(|h| staged.blobs.contains_key(*h) || self.blob_present(h));
+        let reader = src.open_member(&layer.member)?;
+        if let (Some(hex), false) = (have_blob, need_layer) {
+            self.check_digests(reader, layer)?;
+            return Ok(hex.clone());
+        }
+        let (blob, hex) = self.stage_blob(reader, &layer.member, layer.blob_hex.as_deref())?;
+        let f = File::open(&blob.path).map_err(io_err(&blob.path))?;
+        if need_layer {
+            let s = self.stage_layer(io::BufReader::new(f), layer)?;
+            staged.layers.insert(layer.diff_hex.clone(), s);
+        } else {
+            self.check_digests(io::BufReader::new(f), layer)?;
+        }
+        staged.blobs.entry(hex.clone()).or_insert(blob);
+        Ok(hex)
+    }
+
+    /// The blob digest (when known) and the diff_id of a layer stream, checked.
+    fn check_digests(&self, reader: impl io::Read, layer: &LayerPlan) -> Result<(), ImageError> {
+        let (blob_hex, diff_hex) = unpack::digests(reader).map_err(|source| ImageError::Layer {
+            member: layer.member.clone(),
+            source,
+        })?;
+        if let Some(blob) = &layer.blob_hex {
+            digest::check(&layer.member, blob, &blob_hex)?;
+        }
+        digest::check(
+            &format!("diff_id of {}", layer.member),
+            &layer.diff_hex,
+            &diff_hex,
+        )?;
+        Ok(())
     }
 
     /// Copy a layer blob into a temp file, hashing it; check it against `expected` if known.

@@ -119,6 +119,26 @@ pub fn unpack_layer<R: Read>(src: R, dest: &Path) -> Result<Unpacked, UnpackErro
     })
 }
 
+/// The blob digest and the diff_id of a layer stream, without extracting it: how a layer
+/// that is already unpacked is checked when it comes again. A corrupt gzip stream fails.
+pub fn digests<R: Read>(src: R) -> Result<(String, String), UnpackError> {
+    let mut buffered = BufReader::with_capacity(1 << 16, HashingReader::new(src));
+    let compression = detect(buffered.fill_buf().map_err(UnpackError::Read)?);
+    let mut tar = match compression {
+        Compression::Gzip => {
+            HashingReader::new(Box::new(MultiGzDecoder::new(&mut buffered)) as Box<dyn Read + '_>)
+        }
+        Compression::None => HashingReader::new(Box::new(&mut buffered) as Box<dyn Read + '_>),
+        Compression::Zstd => return Err(UnpackError::Zstd),
+    };
+    tar.drain().map_err(UnpackError::Read)?;
+    let (_, diff_hex, _) = tar.finish();
+    let mut blob = buffered.into_inner();
+    blob.drain().map_err(UnpackError::Read)?;
+    let (_, blob_hex, _) = blob.finish();
+    Ok((blob_hex, diff_hex))
+}
+
 /// Extract a tar stream; returns the reader, the sha256 hex of the tar stream and the size.
 fn extract<R: Read>(r: R, dest: &Path) -> Result<(R, String, u64), UnpackError> {
     let end = EndMark::default();
@@ -614,6 +634,26 @@ mod tests {
         assert_eq!(fs::read(dir.path().join("f")).unwrap(), b"hello");
         let (_dir, r) = unpack(&full[..512 + 3]);
         assert!(matches!(r, Err(UnpackError::Truncated(_))), "{r:?}");
+    }
+
+    #[test]
+    fn digests_match_what_unpacking_finds() {
+        use std::io::Write;
+        let tar = raw_tar(&[("f", EntryType::Regular, "", b"hello")]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        let gz = gz.finish().unwrap();
+        let (_dir, r) = unpack(&gz);
+        let u = r.unwrap();
+        assert_eq!(
+            digests(&gz[..]).unwrap(),
+            (u.blob_hex.clone(), u.diff_hex.clone())
+        );
+        let mut bad = gz.clone();
+        let mid = bad.len() / 2;
+        bad[mid] ^= 0xff;
+        bad[mid + 1] ^= 0xff;
+        assert!(digests(&bad[..]).is_err() || digests(&bad[..]).unwrap().1 != u.diff_hex);
     }
 
     #[test]
