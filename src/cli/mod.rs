@@ -17,6 +17,7 @@ pub mod ns;
 pub mod resources;
 pub mod run;
 pub mod stats;
+pub mod system;
 pub mod update;
 pub mod volume;
 

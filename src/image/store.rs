@@ -17,7 +17,7 @@ pub(super) use crate::scratch::TempPath;
 use nix::fcntl::{Flock, FlockArg};
 use oci_spec::image::ImageConfiguration;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -94,6 +94,13 @@ impl ImageRecord {
     pub fn hex(&self) -> &str {
         self.id.strip_prefix("sha256:").unwrap_or(&self.id)
     }
+}
+
+/// What `prune` removed, and the unpacked bytes of the layers it freed.
+#[derive(Debug, Default)]
+pub struct Pruned {
+    pub removed: Vec<Removed>,
+    pub reclaimed: u64,
 }
 
 /// What `remove` did, in order, in Docker's words.
@@ -714,6 +721,15 @@ impl ImageStore {
                     return Err(ImageError::LayerMissing(format!("sha256:{}", l.diff_hex)));
                 }
             }
+            // A blob found in the store before the lock was taken may have been pruned
+            // since: a record is only written when everything it names is there.
+            for b in staged.layer_blobs.get(n).into_iter().flatten() {
+                if !self.blob_present(b) {
+                    return Err(ImageError::Other(format!(
+                        "layer blob sha256:{b} went missing from the store while loading: try again"
+                    )));
+                }
+            }
             self.write_blob(&plan.config_hex, &plan.config_bytes)?;
             if let Some((hex, data)) = &plan.manifest {
                 self.write_blob(hex, data)?;
@@ -862,6 +878,149 @@ impl ImageStore {
             let _ = fs::remove_file(self.layers_meta().join(format!("{lhex}.json")));
         }
         Ok(())
+    }
+
+    /// `docker image prune`: remove the dangling (untagged) images, or with `all` every
+    /// image, that no container uses (`in_use`: image ids) and `select` accepts; then
+    /// reclaim every blob and layer dir no image references (`keep_layers`: diff_id hexes
+    /// of layers containers mount). Returns what was removed and the bytes freed.
+    pub fn prune(
+        &self,
+        all: bool,
+        in_use: &HashSet<String>,
+        keep_layers: &HashSet<String>,
+        select: &dyn Fn(&ImageRecord) -> bool,
+    ) -> Result<Pruned, ImageError> {
+        let _lock = self.lock()?;
+        let mut tags = self.read_tags()?;
+        let mut out = Pruned::default();
+        let mut doomed = Vec::new();
+        for rec in self.list()? {
+            if !(all || rec.repo_tags.is_empty()) || in_use.contains(&rec.id) || !select(&rec) {
+                continue;
+            }
+            for t in &rec.repo_tags {
+                tags.remove(t);
+                out.removed.push(Removed::Untagged(t.clone()));
+            }
+            doomed.push(rec);
+        }
+        // Tags go first: a prune killed here leaves untagged images, which the next takes.
+        self.write_tags(&tags)?;
+        for rec in doomed {
+            let p = self.db().join(format!("{}.json", rec.hex()));
+            match fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(&p)(e)),
+            }
+            out.removed.push(Removed::Deleted(rec.id));
+        }
+        out.reclaimed = self.collect_garbage(keep_layers)?;
+        Ok(out)
+    }
+
+    /// With the lock held: remove the blobs, layer dirs, layer sizes and short links no
+    /// image references, and what killed writers left in the store's dirs. Returns the
+    /// unpacked size of the layers removed. Nothing is removed if any record is unreadable
+    /// (its references would be unknown).
+    fn collect_garbage(&self, keep_layers: &HashSet<String>) -> Result<u64, ImageError> {
+        let tags = self.read_tags()?;
+        let mut blobs_used = HashSet::new();
+        let mut layers_used = keep_layers.clone();
+        for hex in self.record_hexes()? {
+            let rec = match self.read_record(&hex, &tags) {
+                Ok(r) => r,
+                Err(ImageError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            blobs_used.insert(rec.hex().to_string());
+            for d in rec.manifest.iter().chain(&rec.layer_blobs) {
+                blobs_used.insert(digest::parse(d)?.to_string());
+            }
+            for d in &rec.diff_ids {
+                layers_used.insert(digest::parse(d)?.to_string());
+            }
+        }
+        for d in [
+            self.root.images(),
+            self.db(),
+            self.blobs(),
+            self.layers_meta(),
+        ] {
+            crate::scratch::sweep(&d);
+        }
+        let unused = |dir: &Path, used: &HashSet<String>| -> Vec<String> {
+            fs::read_dir(dir)
+                .map(|rd| {
+                    rd.flatten()
+                        .filter_map(|e| e.file_name().to_str().map(String::from))
+                        .filter(|n| digest::is_hex64(n) && !used.contains(n))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        for hex in unused(&self.blobs(), &blobs_used) {
+            let p = self.blobs().join(&hex);
+            match fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(&p)(e)),
+            }
+        }
+        let mut reclaimed = 0;
+        for hex in unused(&self.root.overlay(), &layers_used) {
+            let size = self.layer_size(&hex);
+            let dir = self.root.layer_dir(&hex);
+            // Renamed into scratch first: a prune killed mid-way leaves a scratch entry
+            // the sweeper removes, never a half-removed layer under its real name.
+            let gone = TempPath::new(&self.root.tmp(), "rm-layer");
+            fs::rename(&dir, &gone.path).map_err(io_err(&dir))?;
+            drop(gone);
+            reclaimed += size;
+        }
+        let meta = self.layers_meta();
+        for e in fs::read_dir(&meta).map_err(io_err(&meta))?.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(hex) = name.strip_suffix(".json") {
+                if digest::is_hex64(hex) && !self.layer_present(hex) {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+        // Short links of layers that are gone (made by storage::overlay at mount time).
+        if let Ok(rd) = fs::read_dir(self.root.overlay().join("l")) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink())
+                    && fs::metadata(&p).is_err()
+                {
+                    let _ = fs::remove_file(&p);
+                }
+            }
+        }
+        Ok(reclaimed)
+    }
+
+    /// Unpacked size of each layer dir in the store, by diff_id hex.
+    pub fn layer_sizes(&self) -> Result<HashMap<String, u64>, ImageError> {
+        let tags = self.read_tags()?;
+        let mut out = HashMap::new();
+        for hex in self.record_hexes()? {
+            let Ok(rec) = self.read_record(&hex, &tags) else {
+                continue;
+            };
+            for (i, d) in rec.diff_ids.iter().enumerate() {
+                let h = digest::parse(d)?.to_string();
+                let size = rec
+                    .layer_sizes
+                    .get(i)
+                    .copied()
+                    .unwrap_or_else(|| self.layer_size(&h));
+                out.insert(h, size);
+            }
+        }
+        Ok(out)
     }
 
     /// One element of `docker image inspect`'s array.
