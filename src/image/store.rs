@@ -430,6 +430,7 @@ impl ImageStore {
                     Some(h) => h.clone(),
                     None => {
                         let hex = self.verify_or_stage(&src, layer, &mut staged)?;
+                        crash_point("layer-staged");
                         verified.insert(key, hex.clone());
                         hex
                     }
@@ -694,6 +695,7 @@ impl ImageStore {
     /// Under the lock: move staged layers into place, then write blobs, records and tags.
     fn commit(&self, plans: &[ImagePlan], staged: Batch) -> Result<Vec<ImageRecord>, ImageError> {
         let _lock = self.lock()?;
+        crash_point("commit-locked");
         for (hex, mut t) in staged.blobs {
             let dest = self.blobs().join(&hex);
             if !dest.is_file() {
@@ -701,6 +703,7 @@ impl ImageStore {
                 t.keep();
             }
         }
+        crash_point("blobs-moved");
         for (hex, mut s) in staged.layers {
             let dest = self.root.layer_dir(&hex);
             if dest.exists() {
@@ -713,6 +716,7 @@ impl ImageStore {
                     .map_err(|e| ImageError::Other(e.to_string()))?;
             self.write_atomic(&self.layers_meta().join(format!("{hex}.json")), &meta)?;
         }
+        crash_point("layers-moved");
         let mut tags = self.read_tags()?;
         let mut ids = Vec::new();
         for (n, plan) in plans.iter().enumerate() {
@@ -768,6 +772,7 @@ impl ImageStore {
             let data =
                 serde_json::to_vec_pretty(&rec).map_err(|e| ImageError::Other(e.to_string()))?;
             self.write_atomic(&self.db().join(format!("{}.json", plan.config_hex)), &data)?;
+            crash_point("record-written");
             for t in &plan.tags {
                 tags.insert(t.clone(), rec.id.clone());
             }
@@ -1053,6 +1058,15 @@ impl ImageStore {
             "RootFS": {"Type": "layers", "Layers": img.diff_ids},
             "Size": img.size,
         }))
+    }
+}
+
+/// Test hook: with `NSBOX_TEST_CRASH_AT=<point>` the process SIGKILLs itself at that point
+/// of a load or commit (layer-staged, commit-locked, blobs-moved, layers-moved,
+/// record-written), so tests can check what a kill -9 there leaves behind.
+fn crash_point(point: &str) {
+    if std::env::var_os("NSBOX_TEST_CRASH_AT").is_some_and(|v| v == point) {
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
     }
 }
 
