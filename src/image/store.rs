@@ -874,15 +874,24 @@ impl ImageStore {
                 continue;
             }
             let lhex = digest::parse(d)?;
-            let dir = self.root.layer_dir(lhex);
-            match fs::remove_dir_all(&dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_err(&dir)(e)),
-            }
+            self.remove_layer_dir(lhex)?;
             let _ = fs::remove_file(self.layers_meta().join(format!("{lhex}.json")));
         }
         Ok(())
+    }
+
+    /// Remove a layer dir. It is renamed into scratch first: a remover killed mid-way
+    /// leaves a scratch entry the sweeper removes, never a half-removed layer under its
+    /// real name that a later load would take for whole.
+    fn remove_layer_dir(&self, hex: &str) -> Result<(), ImageError> {
+        let dir = self.root.layer_dir(hex);
+        let gone = TempPath::new(&self.root.tmp(), "rm-layer");
+        match fs::rename(&dir, &gone.path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err(&dir)(e)),
+        }
+        // `gone` is dropped here: the tree is removed.
     }
 
     /// `docker image prune`: remove the dangling (untagged) images, or with `all` every
@@ -976,12 +985,7 @@ impl ImageStore {
         let mut reclaimed = 0;
         for hex in unused(&self.root.overlay(), &layers_used) {
             let size = self.layer_size(&hex);
-            let dir = self.root.layer_dir(&hex);
-            // Renamed into scratch first: a prune killed mid-way leaves a scratch entry
-            // the sweeper removes, never a half-removed layer under its real name.
-            let gone = TempPath::new(&self.root.tmp(), "rm-layer");
-            fs::rename(&dir, &gone.path).map_err(io_err(&dir))?;
-            drop(gone);
+            self.remove_layer_dir(&hex)?;
             reclaimed += size;
         }
         let meta = self.layers_meta();
