@@ -229,7 +229,20 @@ fn buildah_archives_load_and_run() {
         &ctr,
         &format!("docker-archive:{}:buildah/test:2", docker_tar.display()),
     ]);
+    let oci_dir = w.join("buildah-layout");
+    buildah(&[
+        "commit",
+        "--signature-policy",
+        policy_arg,
+        &ctr,
+        &format!("oci:{}:buildah/test:3", oci_dir.display()),
+    ]);
     buildah(&["rm", &ctr]);
+    let env = Env::new();
+    env.ok(&["load", "-q", "-i", oci_dir.to_str().unwrap()]);
+    let id = env.ok(&["images", "-q"]);
+    let id = id.lines().next().expect("an image").to_string();
+    assert_eq!(env.ok(&["run", "--rm", &id]).trim(), "hello from buildah");
     let env = Env::new();
     env.ok(&["load", "-q", "-i", oci_tar.to_str().unwrap()]);
     let id = env.ok(&["images", "-q"]);
