@@ -248,7 +248,13 @@ fn a_client_killed_in_its_first_milliseconds_never_orphans_a_container() {
                         && int(st, "monitor_pid") == 0
                         && !st["exit_code"].is_null()
                 });
-                (!done).then_some((id, st))
+                (!done).then(|| {
+                    let st = st.unwrap_or(Value::Null);
+                    format!(
+                        "{id}: status {} monitor {} pid {} exit {}",
+                        st["status"], st["monitor_pid"], st["pid"], st["exit_code"]
+                    )
+                })
             })
             .collect::<Vec<_>>();
         unsettled.is_empty()

@@ -320,11 +320,19 @@ fn create(root: &DataRoot, containers: &Containers, plan: Plan) -> Result<Spec> 
     Ok(spec)
 }
 
-/// A creation error as the client reports it: nsbox's exit code and one line.
+/// A creation error as the client reports it: nsbox's exit code and one line, the
+/// chain as main.rs prints it ("outer: inner: root cause", repeats dropped).
 fn failure(e: anyhow::Error) -> MonitorError {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
     MonitorError::Failed {
         code: super::exit_code_of(&e),
-        msg: format!("{e:#}").replace('\n', " "),
+        msg: parts.join(": ").replace('\n', " "),
     }
 }
 
