@@ -325,13 +325,19 @@ impl Containers {
     /// `<root>/tmp` (swept if we die there) and renamed into place, so that every dir
     /// under `containers/` has a state that says who owns it.
     pub fn create(&self, st: &ContainerState) -> Result<()> {
-        let mut tmp = crate::scratch::TempPath::new(&self.tmp, "container");
-        fs::create_dir(&tmp.path).map_err(io("create", &tmp.path))?;
-        write_state(&tmp.path, st)?;
+        // Named as scratch::TempPath names its entries (maker's pid and start time), so
+        // the sweeper removes it if we die here; the start time is read afresh because
+        // the caller is usually a just-forked monitor.
+        let (pid, start) = own_process();
+        let tmp = self.tmp.join(format!("{pid}-{start}-container-{}", st.id));
+        fs::create_dir(&tmp).map_err(io("create", &tmp))?;
         let dir = self.dir_of(&st.id);
-        fs::rename(&tmp.path, &dir).map_err(io("create", &dir))?;
-        tmp.keep();
-        Ok(())
+        let made =
+            write_state(&tmp, st).and_then(|()| fs::rename(&tmp, &dir).map_err(io("create", &dir)));
+        if made.is_err() {
+            crate::scratch::remove_any(&tmp);
+        }
+        made
     }
 
     /// Reserve `name` for `id`; fails if another container holds it. A name left behind

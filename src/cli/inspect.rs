@@ -111,7 +111,8 @@ pub fn container_json(root: &DataRoot, st: &ContainerState) -> Result<Json> {
         _ => st.exit_code.unwrap_or(0),
     };
     let error = match phase {
-        Phase::Dead if st.exit_code.is_none() => "exit status unknown: its monitor is gone",
+        Phase::Dead if st.monitor_alive() => "exit status not recorded yet",
+        Phase::Dead => "exit status unknown: its monitor is gone",
         _ => "",
     };
     let namespaces = spec

@@ -437,14 +437,11 @@ fn run_bundle(
     };
     let process = spec.process().as_ref();
     let dir = containers.dir_of(&id);
-    let (monitor_pid, monitor_start) = (0, 0);
     let st = ContainerState {
         auto_remove: true,
         tty: process.and_then(|p| p.terminal()).unwrap_or(false),
         interactive: args.interactive,
         log_path: dir.join("container.log"),
-        monitor_pid,
-        monitor_start,
         ..ContainerState::new(
             id.clone(),
             id.clone(),
