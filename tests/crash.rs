@@ -526,6 +526,95 @@ fn a_full_disk_never_turns_an_exit_into_success_and_rename_rolls_back() {
 }
 
 #[test]
+fn an_exit_status_that_cannot_be_written_is_reported_never_taken_as_success() {
+    let Some(small) = SmallRoot::new("32m") else {
+        let msg = "cannot mount a tmpfs for the data root";
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{msg}");
+        }
+        eprintln!("skip: {msg}");
+        return;
+    };
+    let root = small.path().to_path_buf();
+    {
+        let _c = Cleanup(&root);
+        ok(
+            &root,
+            &[
+                "load",
+                "-q",
+                "-i",
+                common::busybox_archive().to_str().unwrap(),
+            ],
+        );
+        // Attached: the client hears of the failure.
+        let client = nsbox_cmd(&root)
+            .args([
+                "run",
+                "--name",
+                "lost",
+                "busybox",
+                "sh",
+                "-c",
+                "sleep 1; exit 3",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn nsbox run");
+        let mut id = String::new();
+        assert!(
+            wait_for(10, || {
+                id = container_ids(&root).pop().unwrap_or_default();
+                state(&root, &id).is_some_and(|s| s["status"] == "running")
+            }),
+            "the container runs"
+        );
+        let filler = root.join("filler");
+        fill(&filler);
+        // The monitor tries for a bounded time (~17 s), then says so and gives up.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(client.wait_with_output());
+        });
+        let out = rx
+            .recv_timeout(Duration::from_secs(40))
+            .expect("the client ends within its monitor's retry budget")
+            .expect("wait for the client");
+        assert_eq!(code(&out), Some(3), "the real status: {}", stderr(&out));
+        let err = stderr(&out);
+        let lines: Vec<&str> = err
+            .lines()
+            .filter(|l| l.contains("could not record the exit status"))
+            .collect();
+        assert_eq!(lines.len(), 1, "one line about it: {err:?}");
+        assert!(lines[0].starts_with("nsbox: "), "{err:?}");
+        // Nothing says success: ps, inspect and wait.
+        let row = ps_row(&root, "lost");
+        assert!(row.contains("Dead"), "{row}");
+        assert_eq!(
+            ok(
+                &root,
+                &[
+                    "inspect",
+                    "-f",
+                    "{{.State.Status}} {{.State.ExitCode}}",
+                    "lost"
+                ]
+            )
+            .trim(),
+            "dead 255"
+        );
+        let w = nsbox(&root, &["wait", "lost"]);
+        assert_ne!(code(&w), Some(0), "wait: {}", stdout(&w));
+        assert_eq!(stdout(&w), "", "no status printed");
+        std::fs::remove_file(&filler).expect("remove filler");
+        ok(&root, &["rm", "lost"]);
+        assert!(container_ids(&root).is_empty());
+    }
+}
+
+#[test]
 fn a_zombie_pid1_without_a_monitor_is_dead_and_removable() {
     // Orphans come to us, and we do not reap them at once: pid 1 stays a zombie.
     nix::sys::prctl::set_child_subreaper(true).expect("subreaper");

@@ -124,7 +124,8 @@ fn ps(root: &DataRoot, a: PsArgs) -> Result<()> {
     let list: Vec<ContainerState> = containers
         .list()?
         .into_iter()
-        .filter(|c| a.all || c.is_alive())
+        // Docker lists restarting containers with the running ones.
+        .filter(|c| a.all || matches!(c.phase(), Phase::Running | Phase::Restarting))
         .collect();
     if a.quiet {
         for c in &list {

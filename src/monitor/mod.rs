@@ -328,7 +328,7 @@ fn back_off(containers: &Containers, id: &str, backoff: Duration) -> bool {
 enum Retry {
     /// Once more, then go on without it.
     Short,
-    /// An exit status: 100 ms doubling up to 2 s between tries, about half a minute.
+    /// An exit status: 100 ms doubling up to 2 s between tries, about 17 s in all.
     Long,
 }
 
@@ -341,7 +341,7 @@ fn persist(
 ) -> Result<ContainerState, state::StateError> {
     let tries = match retry {
         Retry::Short => 2,
-        Retry::Long => 20,
+        Retry::Long => 13,
     };
     let mut pause = Duration::from_millis(100);
     let mut n = 1;
