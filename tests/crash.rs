@@ -362,6 +362,38 @@ fn stop_during_a_restart_back_off_ends_the_restarts() {
         ok(&root, &["inspect", "-f", "{{.State.Status}}", "rb"]).trim(),
         "exited"
     );
+    // `kill` during a back-off cancels the restart too (Docker: nothing to signal).
+    let id = ok(
+        &root,
+        &[
+            "run",
+            "-d",
+            "--restart",
+            "always",
+            "--name",
+            "rk",
+            "busybox",
+            "sh",
+            "-c",
+            "exit 2",
+        ],
+    )
+    .trim()
+    .to_string();
+    assert!(
+        wait_for(20, || ps_row(&root, "rk").contains("Restarting (2) ")
+            && state(&root, &id)
+                .is_some_and(|s| int(&s, "restart_count") >= 3)),
+        "{}",
+        ps_row(&root, "rk")
+    );
+    let out = nsbox(&root, &["kill", "rk"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let ended = wait_for(10, || {
+        st = state(&root, &id).unwrap_or(Value::Null);
+        st["status"] == "exited" && int(&st, "monitor_pid") == 0
+    });
+    assert!(ended, "kill ends the restarts: {st}");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use super::{human, run, ExitError};
 use crate::dataroot::DataRoot;
 use crate::monitor::client::{self, ClientOptions};
-use crate::state::{ContainerState, Containers, Status};
+use crate::state::{ContainerState, Containers, Phase, Status};
 use crate::storage::{overlay, volumes::Volumes};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -215,6 +215,11 @@ pub fn kill_cmd(root: &DataRoot, a: KillArgs) -> Result<()> {
     let sig = parse_signal(&a.signal)?;
     each(&a.containers, |key| {
         let st = containers.resolve(key)?;
+        if st.phase() == Phase::Restarting {
+            // Docker: no process to signal; cancelling the pending restart is the kill.
+            containers.update(&st.id, |s| s.manually_stopped = true)?;
+            return Ok(());
+        }
         stop_signal(&containers, &st, sig)
     })
 }
