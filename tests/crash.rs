@@ -685,6 +685,14 @@ fn a_zombie_pid1_without_a_monitor_is_dead_and_removable() {
     let out = nsbox(&root, &["wait", "zz"]);
     assert_ne!(code(&out), Some(0), "wait: {}", stdout(&out));
     assert!(!stdout(&out).contains('0'), "{}", stdout(&out));
+    // As if the monitor had died before recording where the cgroup is: `rm` still finds
+    // the one nsbox names for the container.
+    let path = containers_dir(&root).join(&id).join("state.json");
+    let mut raw: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    raw["cgroup"] = Value::Null;
+    std::fs::write(&path, serde_json::to_vec(&raw).unwrap()).unwrap();
+    let ids: HashSet<String> = [id.clone()].into_iter().collect();
+    assert!(!cgroups_named(&ids).is_empty(), "its cgroup is still there");
     let out = nsbox(&root, &["rm", "zz"]);
     assert_eq!(
         code(&out),
@@ -694,8 +702,7 @@ fn a_zombie_pid1_without_a_monitor_is_dead_and_removable() {
     );
     assert!(container_ids(&root).is_empty());
     assert!(env.mounts().is_empty(), "{:?}", env.mounts());
-    let ids: HashSet<String> = [id].into_iter().collect();
-    assert!(cgroups_named(&ids).is_empty());
+    assert!(cgroups_named(&ids).is_empty(), "{:?}", cgroups_named(&ids));
     reap_children();
 }
 
