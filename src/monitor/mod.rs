@@ -189,7 +189,8 @@ fn monitor_main(
     let mut attached = !detach;
     let mut first = true;
     let mut backoff = Duration::from_millis(100);
-    loop {
+    // The status to narrate when the restarts end.
+    let last = loop {
         let run = match start(&st, spec, detach) {
             Ok(r) => r,
             Err(e) if first => {
@@ -211,7 +212,7 @@ fn monitor_main(
                     s.restarting = false;
                 });
                 let _ = log.write(Stream::Stderr, format!("nsbox: restart: {e}\n").as_bytes());
-                break;
+                break 125;
             }
         };
         let started_at = Instant::now();
@@ -286,10 +287,10 @@ fn monitor_main(
         let go_on = back_off(&containers, id, backoff);
         backoff = (backoff * 2).min(Duration::from_secs(60));
         if !go_on {
-            break;
+            break code;
         }
-    }
-    cleanup(root, &containers, id, Some(125));
+    };
+    cleanup(root, &containers, id, Some(last));
     Ok(())
 }
 
