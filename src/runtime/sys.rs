@@ -76,6 +76,28 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Close every descriptor from `first` up except `keep`: a forked monitor must not hold
+/// the caller's pipes and files open (`run -d … 3>&1 | cat` would wait for the container).
+pub fn close_fds_except(first: u32, keep: RawFd) -> io::Result<()> {
+    let keep = u32::try_from(keep).unwrap_or(0);
+    let ranges = if keep >= first {
+        [(first, keep.checked_sub(1)), (keep + 1, Some(u32::MAX))]
+    } else {
+        [(first, Some(u32::MAX)), (1, Some(0))]
+    };
+    for (lo, hi) in ranges {
+        let Some(hi) = hi.filter(|hi| *hi >= lo) else {
+            continue;
+        };
+        // SAFETY: plain syscall on integer arguments; the caller owns no Rust object on
+        // the descriptors it closes (it has just forked and uses only `keep` and stdio).
+        if unsafe { libc::close_range(lo, hi, 0) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// Bring the loopback interface up (a new network namespace starts with `lo` down).
 pub fn loopback_up() -> io::Result<()> {
     // SAFETY: creating a socket has no memory-safety preconditions.
