@@ -270,7 +270,8 @@ fn start_one(
     if !st.lower_dirs.is_empty() {
         let paths = overlay::OverlayPaths::for_container(&st.bundle, st.lower_dirs.clone());
         overlay::unmount(&paths.merged)?;
-        overlay::mount_overlay(&root.overlay(), &paths)?;
+        let ids = super::userns::plan_of_spec(&spec)?;
+        super::userns::mount_rootfs(root, &paths, ids.as_ref())?;
     }
     let volumes = Volumes::open(root)?;
     for m in st.mounts.iter().filter(|m| m.typ == "volume") {

@@ -19,6 +19,7 @@ pub mod run;
 pub mod stats;
 pub mod system;
 pub mod update;
+pub mod userns;
 pub mod volume;
 
 use std::fmt;

@@ -106,6 +106,8 @@ pub struct RunArgs {
     pub sig_proxy: bool,
     #[command(flatten)]
     pub resources: ResourceArgs,
+    #[command(flatten)]
+    pub userns: super::userns::UsernsArgs,
     /// Parent cgroup for the container (absolute, or relative to nsbox's own cgroup).
     #[arg(long = "cgroup-parent")]
     pub cgroup_parent: Option<String>,
@@ -154,6 +156,7 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
         return Err(ExitError::new(EXIT_NSBOX, "Conflicting options: --restart and --rm").into());
     }
     let opts = run_options(&args, cmd.to_vec())?;
+    let userns = args.userns.mode()?;
     // Bad limits fail here, before anything exists.
     let mut host_config = args.resources.apply_to(&ResourceOptions::default())?;
     host_config.cgroup_parent = args.cgroup_parent.clone().unwrap_or_default();
@@ -197,6 +200,7 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
         interactive: args.interactive,
         restart: args.restart,
         init: args.init,
+        userns,
     };
     // Everything from here on happens in the monitor, which owns the container from its
     // first file on: a client that dies now leaves nothing half-made.
@@ -231,6 +235,7 @@ struct Plan {
     interactive: bool,
     restart: RestartPolicy,
     init: bool,
+    userns: crate::spec::userns::UsernsMode,
 }
 
 /// Make the container (in the monitor): its dir and first state, its name, the overlay
@@ -273,7 +278,12 @@ fn create(root: &DataRoot, containers: &Containers, plan: Plan) -> Result<Spec> 
     undo.dir = Some(dir.clone());
     let name = reserve_name(containers, plan.name.as_deref(), id)?;
     undo.name = Some(name.clone());
-    overlay::mount_overlay(&root.overlay(), &paths)?;
+    let ids = super::userns::allocate(root, &plan.userns)?;
+    let ids_plan = ids
+        .as_ref()
+        .map(|a| super::userns::plan_of(&a.uid, &a.gid))
+        .transpose()?;
+    super::userns::mount_rootfs(root, &paths, ids_plan.as_ref())?;
     undo.merged = Some(paths.merged.clone());
     let user_mounts = mounts::prepare(&volumes, &plan.mount_requests, &paths.merged)?;
     undo.volumes = Some((&volumes, user_mounts.created.clone()));
@@ -311,8 +321,10 @@ fn create(root: &DataRoot, containers: &Containers, plan: Plan) -> Result<Spec> 
         );
         spec.set_annotations(Some(a));
     }
+    super::userns::apply(&mut spec, ids.as_ref())?;
     spec.save(dir.join("config.json"))
         .context("write config.json")?;
+    drop(ids);
     // From here on the container exists and the monitor owns it: it unmounts the overlay
     // when the container ends (or fails to start, leaving it "Created" as Docker does) and
     // removes everything with --rm.

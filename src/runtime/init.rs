@@ -6,14 +6,14 @@ use super::channel::{Channel, FromInit, ToInit};
 use super::namespaces::NamespacePlan;
 use super::process::Stdio;
 use super::tiny_init;
-use super::{exec, rootfs, security, sys, tty};
+use super::{exec, rootfs, security, sys, tty, userns};
 use crate::explain;
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chdir, sethostname, setsid};
 use oci_spec::runtime::Spec;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
 
 /// A failure of init: the message and the exit code nsbox should report.
@@ -71,9 +71,13 @@ fn setup_and_exec(
     if let Some(cg) = cgroup {
         cg.join_self()?;
     }
-    match chan.expect::<ToInit>("the launcher")?.0 {
-        ToInit::Proceed => {}
-        other => return Err(format!("unexpected message {other:?}").into()),
+    let idmapped_rootfs = match chan.expect::<ToInit>("the launcher")? {
+        (ToInit::Proceed, fd) => fd,
+        (other, _) => return Err(format!("unexpected message {other:?}").into()),
+    };
+    // In a new user namespace the launcher has written our maps by now.
+    if ns.clone_flags.contains(CloneFlags::CLONE_NEWUSER) {
+        userns::become_root()?;
     }
     if ns.new_cgroupns {
         unshare(CloneFlags::CLONE_NEWCGROUP)
@@ -94,6 +98,9 @@ fn setup_and_exec(
         .as_ref()
         .and_then(|l| l.rootfs_propagation().clone());
     rootfs::enter(rootfs, propagation.as_deref())?;
+    if let Some(tree) = idmapped_rootfs {
+        userns::attach_rootfs(tree.as_fd(), rootfs)?;
+    }
     rootfs::mount_all(spec, rootfs)?;
     rootfs::create_devices(spec, rootfs)?;
     rootfs::pivot(rootfs)?;

@@ -12,6 +12,7 @@ mod security;
 pub mod sys;
 pub mod tiny_init;
 pub mod tty;
+pub mod userns;
 
 pub use process::{create, Launched, Stdio};
 
@@ -21,6 +22,8 @@ pub enum RuntimeError {
     Namespace(#[from] namespaces::NamespaceError),
     #[error(transparent)]
     Cgroup(#[from] cgroups::CgroupError),
+    #[error(transparent)]
+    Userns(#[from] userns::UsernsError),
     #[error(transparent)]
     Channel(#[from] channel::ChannelError),
     #[error("clone: {0}")]

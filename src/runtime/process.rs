@@ -3,13 +3,13 @@
 
 use super::cgroups::Cgroup;
 use super::channel::{self, Channel, FromInit, ToInit};
-use super::{init, namespaces, sys, RuntimeError};
+use super::{init, namespaces, sys, userns, RuntimeError};
 use crate::explain;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
-use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 /// Signals the monitor handles: proxied to the container (and SIGWINCH for the pty).
@@ -68,6 +68,7 @@ pub fn create(
     stdio: Stdio,
 ) -> Result<Launched, RuntimeError> {
     let ns = namespaces::plan(spec)?;
+    let user_ns = userns::plan(spec)?;
     let cgroup = Cgroup::create(spec, id)?;
     let (ours, theirs) = channel::pair()?;
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&monitored_signals()), None)?;
@@ -96,11 +97,27 @@ pub fn create(
         chan: ours,
     };
 
+    // A new user namespace: its maps are written while init waits, and init gets the
+    // rootfs idmapped through it along with Proceed.
+    let idmapped = match &user_ns {
+        Some(plan) => match userns::write_maps(pid, plan)
+            .and_then(|()| userns::idmapped_rootfs(pid, rootfs))
+        {
+            Ok(tree) => tree,
+            Err(e) => {
+                launched.kill_and_reap();
+                return Err(e.into());
+            }
+        },
+        None => None,
+    };
     // Init joins its cgroup itself (see Cgroup::join_self); it may go on once we are here.
-    if let Err(e) = launched.chan.send(&ToInit::Proceed, None) {
+    let tree_fd = idmapped.as_ref().map(|t| t.as_raw_fd());
+    if let Err(e) = launched.chan.send(&ToInit::Proceed, tree_fd) {
         launched.kill_and_reap();
         return Err(e.into());
     }
+    drop(idmapped);
     match launched.chan.expect::<FromInit>("the container's setup") {
         Ok((FromInit::Ready, fd)) => {
             launched.pty_master = fd;

@@ -455,7 +455,15 @@ pub fn create_devices(spec: &Spec, rootfs: &Path) -> Result<()> {
         ("tty", 5, 0),
     ];
     for (name, major, minor) in defaults {
-        make_node(&dev.join(name), SFlag::S_IFCHR, 0o666, major, minor, None)?;
+        make_node(
+            &dev.join(name),
+            SFlag::S_IFCHR,
+            0o666,
+            major,
+            minor,
+            None,
+            &Path::new("/dev").join(name),
+        )?;
         names.push(name.to_string());
     }
     for d in spec
@@ -479,6 +487,7 @@ pub fn create_devices(spec: &Spec, rootfs: &Path) -> Result<()> {
             d.major() as u64,
             d.minor() as u64,
             owner,
+            d.path(),
         )?;
         names.push(d.path().display().to_string());
     }
@@ -507,18 +516,24 @@ fn make_node(
     major: u64,
     minor: u64,
     owner: Option<(u32, u32)>,
+    host: &Path,
 ) -> Result<()> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(io_err("mkdir", parent))?;
     }
     let _ = fs::remove_file(path);
-    mknod(
+    let made = mknod(
         path,
         kind,
         Mode::from_bits_truncate(mode),
         makedev(major, minor),
-    )
-    .map_err(|e| RootfsError::Io {
+    );
+    // In a user namespace mknod is refused: bind the host's node instead (runc, crun).
+    let made = match made {
+        Err(nix::Error::EPERM) => crate::runtime::userns::bind_host_device(path, host),
+        other => other,
+    };
+    made.map_err(|e| RootfsError::Io {
         what: "mknod",
         path: path.display().to_string(),
         err: e.into(),

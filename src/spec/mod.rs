@@ -13,6 +13,7 @@ pub mod mounts;
 pub mod resources;
 pub mod security;
 pub mod user;
+pub mod userns;
 
 pub use args::{
     expand_env_args, expand_env_flags, parse_env_file, process_args, process_env, working_dir,

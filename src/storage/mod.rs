@@ -2,4 +2,5 @@
 
 pub mod copy;
 pub mod overlay;
+pub mod subids;
 pub mod volumes;

@@ -94,6 +94,16 @@ fn short_link(overlay_root: &Path, layer_diff: &Path) -> Result<String> {
 
 /// Create upper/work/merged and mount the overlay on merged. `p.lower` is bottom first.
 pub fn mount_overlay(overlay_root: &Path, p: &OverlayPaths) -> Result<()> {
+    mount_overlay_on(overlay_root, p, None)
+}
+
+/// [`mount_overlay`], the layer links resolved in `layers` (an fd of `overlay_root` or of
+/// an idmapped copy of it, for a user namespace) rather than in `overlay_root` itself.
+pub fn mount_overlay_on(
+    overlay_root: &Path,
+    p: &OverlayPaths,
+    layers: Option<std::os::fd::BorrowedFd<'_>>,
+) -> Result<()> {
     for d in [&p.upper, &p.work, &p.merged] {
         fs::create_dir_all(d).map_err(io("mkdir", d))?;
     }
@@ -120,7 +130,10 @@ pub fn mount_overlay(overlay_root: &Path, p: &OverlayPaths) -> Result<()> {
         ));
     }
     let cwd = fs::File::open(".").ok();
-    std::env::set_current_dir(overlay_root).map_err(io("chdir", overlay_root))?;
+    match layers {
+        Some(fd) => nix::unistd::fchdir(fd).map_err(|e| io("chdir", overlay_root)(e.into()))?,
+        None => std::env::set_current_dir(overlay_root).map_err(io("chdir", overlay_root))?,
+    }
     let res = mount(
         Some("overlay"),
         &p.merged,
