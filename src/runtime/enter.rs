@@ -24,9 +24,12 @@ use oci_spec::runtime::Process;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-/// The namespaces a process joins, in the order it joins them: the mount namespace last,
-/// since entering it changes our root and the /proc we read the others from.
-const NAMESPACES: [(&str, CloneFlags); 6] = [
+/// The namespaces a process joins, in the order it joins them: the user namespace first
+/// (it owns the others; joining it gives us its capabilities and takes the host's), the
+/// mount namespace last, since entering it changes our root and the /proc we read the
+/// others from.
+const NAMESPACES: [(&str, CloneFlags); 7] = [
+    ("user", CloneFlags::CLONE_NEWUSER),
     ("cgroup", CloneFlags::CLONE_NEWCGROUP),
     ("ipc", CloneFlags::CLONE_NEWIPC),
     ("uts", CloneFlags::CLONE_NEWUTS),
