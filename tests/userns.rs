@@ -375,3 +375,32 @@ fn bundle_with_uid_mappings_runs_in_its_user_namespace() {
     assert_eq!(md.uid(), 0);
     assert!(container_dirs(&env).is_empty());
 }
+
+#[test]
+fn new_volumes_belong_to_the_mapped_root() {
+    let env = Env::with_busybox();
+    let s = Subids::standard();
+    // An empty new volume, and one filled from the image's /etc.
+    let out = s.ok(
+        &env,
+        &[
+            "run",
+            "--rm",
+            "--userns=auto",
+            "-v",
+            "empty:/data",
+            "-v",
+            "etc:/etc",
+            "busybox",
+            "sh",
+            "-c",
+            "stat -c %u /data /etc/passwd; touch /data/x /etc/y && echo wrote",
+        ],
+    );
+    assert_eq!(out, "0\n0\nwrote\n");
+    let data = env.root().join("volumes/empty/_data/x");
+    assert_eq!(std::fs::metadata(data).unwrap().uid(), BASE);
+    let etc = env.root().join("volumes/etc/_data/passwd");
+    assert_eq!(std::fs::metadata(etc).unwrap().uid(), BASE);
+    env.ok(&["volume", "rm", "empty", "etc"]);
+}

@@ -287,6 +287,7 @@ fn create(root: &DataRoot, containers: &Containers, plan: Plan) -> Result<Spec> 
     undo.merged = Some(paths.merged.clone());
     let user_mounts = mounts::prepare(&volumes, &plan.mount_requests, &paths.merged)?;
     undo.volumes = Some((&volumes, user_mounts.created.clone()));
+    super::userns::own_new_volumes(&volumes, &user_mounts.created, ids_plan.as_ref())?;
     containers.update(id, |s| {
         s.name = name.clone();
         s.mounts = user_mounts.points.clone();

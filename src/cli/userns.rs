@@ -7,13 +7,14 @@ use crate::runtime::userns::{self as runtime_userns, UsernsPlan};
 use crate::spec::userns::{self, IdMap, UsernsMode};
 use crate::storage::overlay::{self, OverlayPaths};
 use crate::storage::subids::{self, Allocation};
+use crate::storage::volumes::Volumes;
 use anyhow::{Context, Result};
 use clap::Args;
 use oci_spec::runtime::Spec;
 use oci_spec::runtime::{LinuxIdMapping, LinuxIdMappingBuilder};
 use std::fs;
 use std::os::fd::AsFd;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 #[derive(Debug, Args, Default)]
@@ -98,6 +99,45 @@ pub fn mount_rootfs(
     let ns = runtime_userns::namespace_with_maps(plan)?;
     let layers = runtime_userns::idmapped_tree(&root.overlay(), ns.as_fd())?;
     overlay::mount_overlay_on(&root.overlay(), paths, Some(layers.as_fd()))?;
+    Ok(())
+}
+
+/// The host ids of the container's root.
+fn host_root(plan: &UsernsPlan) -> Result<(u32, u32)> {
+    let find = |maps: &[LinuxIdMapping]| {
+        maps.iter()
+            .find(|m| m.container_id() == 0)
+            .map(|m| m.host_id())
+    };
+    match (find(&plan.uid), find(&plan.gid)) {
+        (Some(uid), Some(gid)) => Ok((uid, gid)),
+        _ => {
+            Err(ExitError::new(EXIT_NSBOX, "user namespace: uid 0 and gid 0 must be mapped").into())
+        }
+    }
+}
+
+/// Volumes this run created that were not filled from the image (those copied from the
+/// idmapped rootfs already carry the mapped owners) belong to the container's root, as
+/// podman does with new volumes of a user-namespaced container (Docker's userns-remap
+/// gets the same by keeping volumes under the remapped root).
+pub fn own_new_volumes(
+    volumes: &Volumes,
+    created: &[String],
+    plan: Option<&UsernsPlan>,
+) -> Result<()> {
+    let Some(plan) = plan else {
+        return Ok(());
+    };
+    let (uid, gid) = host_root(plan)?;
+    for name in created {
+        let data = volumes.data_dir(name);
+        let md = fs::metadata(&data).with_context(|| format!("stat {}", data.display()))?;
+        if md.uid() == 0 && md.gid() == 0 {
+            std::os::unix::fs::chown(&data, Some(uid), Some(gid))
+                .with_context(|| format!("chown {}", data.display()))?;
+        }
+    }
     Ok(())
 }
 
