@@ -101,6 +101,14 @@ pub fn create(
     // rootfs idmapped through it along with Proceed.
     let idmapped = match &user_ns {
         Some(plan) => match userns::write_maps(pid, plan)
+            .and_then(|()| {
+                let dirs = launched
+                    .cgroup
+                    .as_ref()
+                    .map(|c| c.dirs())
+                    .unwrap_or_default();
+                userns::delegate_cgroup(&dirs, plan)
+            })
             .and_then(|()| userns::idmapped_rootfs(pid, rootfs))
         {
             Ok(tree) => tree,

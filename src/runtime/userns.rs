@@ -94,6 +94,41 @@ pub fn write_maps(pid: i32, plan: &UsernsPlan) -> Result<(), UsernsError> {
     Ok(())
 }
 
+/// On cgroup v2, hand the container's cgroup to its root, as the kernel's delegation
+/// rules ask (runc, crun: the directory, cgroup.procs, cgroup.threads and
+/// cgroup.subtree_control), so a cgroup-aware init inside may manage its own subtree.
+/// v1 hierarchies (no cgroup.subtree_control) stay root's: the launcher writes them.
+pub fn delegate_cgroup(dirs: &[std::path::PathBuf], plan: &UsernsPlan) -> Result<(), UsernsError> {
+    let root = |maps: &[LinuxIdMapping]| {
+        maps.iter()
+            .find(|m| m.container_id() == 0)
+            .map(|m| m.host_id())
+    };
+    let (Some(uid), Some(gid)) = (root(&plan.uid), root(&plan.gid)) else {
+        return Ok(());
+    };
+    for dir in dirs
+        .iter()
+        .filter(|d| d.join("cgroup.subtree_control").exists())
+    {
+        for p in [
+            dir.clone(),
+            dir.join("cgroup.procs"),
+            dir.join("cgroup.threads"),
+            dir.join("cgroup.subtree_control"),
+        ] {
+            std::os::unix::fs::chown(&p, Some(uid), Some(gid)).map_err(|err| {
+                UsernsError::Idmap {
+                    path: p.display().to_string(),
+                    what: "chown cgroup",
+                    err,
+                }
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// A user namespace with these maps, as an fd, before any container exists: a child
 /// clones into a new one and waits while we write its maps and open it, then exits.
 /// (The caller must be single-threaded, as for every clone of the runtime.)
