@@ -404,3 +404,31 @@ fn new_volumes_belong_to_the_mapped_root() {
     assert_eq!(std::fs::metadata(etc).unwrap().uid(), BASE);
     env.ok(&["volume", "rm", "empty", "etc"]);
 }
+
+#[test]
+fn host_network_with_a_user_namespace_sees_the_hosts_sys_read_only() {
+    let env = Env::with_busybox();
+    let s = Subids::standard();
+    let out = s.run(
+        &env,
+        &[
+            "run",
+            "--rm",
+            "--userns=auto",
+            "--network",
+            "host",
+            "busybox",
+            "sh",
+            "-c",
+            "id -u; test -d /sys/class/net/lo && echo lo; touch /sys/x",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "0\nlo\n");
+    assert!(
+        stderr(&out).contains("Read-only file system"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(container_dirs(&env).is_empty());
+}

@@ -219,7 +219,44 @@ pub fn apply(spec: &mut Spec, uid: &[IdMap], gid: &[IdMap]) -> Result<(), oci_sp
         linux.set_uid_mappings(Some(uid));
         linux.set_gid_mappings(Some(gid));
     }
+    sysfs_for_host_network(spec);
     Ok(())
+}
+
+/// sysfs can be mounted in a user namespace only with a network namespace of its own:
+/// with the host's network the container gets a read-only bind of the host's /sys
+/// instead (runc and podman do the same).
+fn sysfs_for_host_network(spec: &mut Spec) {
+    let own_netns = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter()
+                .any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none())
+        });
+    if own_netns {
+        return;
+    }
+    let Some(mounts) = spec.mounts().clone() else {
+        return;
+    };
+    let mounts = mounts
+        .into_iter()
+        .map(|mut m| {
+            if m.typ().as_deref() == Some("sysfs") {
+                m.set_typ(Some("bind".to_string()));
+                m.set_source(Some("/sys".into()));
+                m.set_options(Some(
+                    ["rbind", "nosuid", "noexec", "nodev", "ro"]
+                        .map(String::from)
+                        .to_vec(),
+                ));
+            }
+            m
+        })
+        .collect();
+    spec.set_mounts(Some(mounts));
 }
 
 /// The host ranges (start, size) a spec's uid and gid mappings hold.
@@ -333,5 +370,31 @@ mod tests {
             1
         );
         assert_eq!(held_ranges(&spec).0, vec![(100000, 65536)]);
+    }
+
+    #[test]
+    fn sysfs_becomes_a_bind_without_a_network_namespace() {
+        let mut spec = Spec::default(); // oci-spec's default: sysfs, and a network namespace
+        let m = [parse_idmap("0:100000:65536").unwrap()];
+        let sys_type = |s: &Spec| {
+            s.mounts()
+                .iter()
+                .flatten()
+                .find(|m| m.destination() == std::path::Path::new("/sys"))
+                .and_then(|m| m.typ().clone())
+        };
+        apply(&mut spec, &m, &m).unwrap();
+        assert_eq!(sys_type(&spec).as_deref(), Some("sysfs"));
+        let linux = spec.linux_mut().as_mut().unwrap();
+        let ns: Vec<_> = linux
+            .namespaces()
+            .clone()
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.typ() != LinuxNamespaceType::Network)
+            .collect();
+        linux.set_namespaces(Some(ns));
+        apply(&mut spec, &m, &m).unwrap();
+        assert_eq!(sys_type(&spec).as_deref(), Some("bind"));
     }
 }
