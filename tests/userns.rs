@@ -432,3 +432,53 @@ fn host_network_with_a_user_namespace_sees_the_hosts_sys_read_only() {
     );
     assert!(container_dirs(&env).is_empty());
 }
+
+#[test]
+fn commit_and_export_write_what_the_container_saw() {
+    let env = Env::with_busybox();
+    let s = Subids::standard();
+    s.ok(
+        &env,
+        &[
+            "run",
+            "--name",
+            "w",
+            "--userns=auto",
+            "busybox",
+            "sh",
+            "-c",
+            "touch /made && chown 5:6 /made && touch /mine",
+        ],
+    );
+    env.ok(&["commit", "w", "shifted:1"]);
+    // The new image's files carry the container's ids, not the host's.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "shifted:1",
+        "stat",
+        "-c",
+        "%u:%g",
+        "/made",
+        "/mine",
+        "/bin/busybox",
+    ]);
+    assert_eq!(out, "5:6\n0:0\n0:0\n");
+    let tar = env.root().join("w.tar");
+    env.ok(&["export", "-o", tar.to_str().unwrap(), "w"]);
+    let mut archive = tar::Archive::new(std::fs::File::open(&tar).unwrap());
+    let mut owners = std::collections::BTreeMap::new();
+    for e in archive.entries().unwrap() {
+        let e = e.unwrap();
+        let path = e.path().unwrap().display().to_string();
+        if ["made", "mine", "bin/busybox"].contains(&path.as_str()) {
+            owners.insert(path, (e.header().uid().unwrap(), e.header().gid().unwrap()));
+        }
+    }
+    assert_eq!(owners.len(), 3, "{owners:?}");
+    assert_eq!(owners["made"], (5, 6));
+    assert_eq!(owners["mine"], (0, 0));
+    assert_eq!(owners["bin/busybox"], (0, 0));
+    env.ok(&["rm", "w"]);
+    env.ok(&["rmi", "shifted:1"]);
+}

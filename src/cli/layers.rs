@@ -167,6 +167,7 @@ fn commit_cmd(root: &DataRoot, a: CommitArgs) -> Result<()> {
         created_by: format!("nsbox commit {}: {}", st.short_id(), st.command.join(" ")),
         container_id: st.id.clone(),
         gzip: !a.no_compress,
+        unmap: super::userns::unmap_of(&st),
     };
     let rec = commit::commit(&store, &base, &upper, &opts)?;
     println!("{}", rec.id);
@@ -223,8 +224,9 @@ fn export_cmd(root: &DataRoot, a: ExportArgs) -> Result<()> {
     } else {
         layers.push(upper_of(&st)?);
     }
+    let unmap = super::userns::unmap_of(&st);
     write_output(root, a.output.as_deref(), "the export", |w| {
-        export::export(layers, w)?;
+        export::export(layers, w, unmap)?;
         Ok(())
     })
 }

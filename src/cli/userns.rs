@@ -3,6 +3,7 @@
 
 use super::{ExitError, EXIT_NSBOX};
 use crate::dataroot::DataRoot;
+use crate::image::tarball::IdUnmap;
 use crate::runtime::userns::{self as runtime_userns, UsernsPlan};
 use crate::spec::userns::{self, IdMap, UsernsMode};
 use crate::storage::overlay::{self, OverlayPaths};
@@ -167,4 +168,26 @@ fn allow_traverse(dir: &Path) -> Result<()> {
         .with_context(|| format!("chmod o+x {}", dir.display()))?;
     }
     Ok(())
+}
+
+/// For `commit` and `export` of a container made from an image with a user namespace:
+/// its mappings, to write its upper dir's owners back as the container saw them. None for
+/// bundles (their rootfs is written through an idmapped mount: on disk as seen inside).
+pub fn unmap_of(st: &crate::state::ContainerState) -> Option<IdUnmap> {
+    if st.image_id.is_empty() {
+        return None;
+    }
+    let spec = Spec::load(st.bundle.join("config.json")).ok()?;
+    let linux = spec.linux().as_ref()?;
+    let conv = |m: &Option<Vec<LinuxIdMapping>>| -> Vec<(u32, u32, u32)> {
+        m.iter()
+            .flatten()
+            .map(|m| (m.container_id(), m.host_id(), m.size()))
+            .collect()
+    };
+    let unmap = IdUnmap {
+        uid: conv(linux.uid_mappings()),
+        gid: conv(linux.gid_mappings()),
+    };
+    (!unmap.uid.is_empty() || !unmap.gid.is_empty()).then_some(unmap)
 }

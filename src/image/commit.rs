@@ -49,6 +49,8 @@ pub struct CommitOptions {
     pub container_id: String,
     /// gzip the layer blob (as a registry would want); plain tar otherwise.
     pub gzip: bool,
+    /// A user-namespaced container's mappings: its files go in as it saw them.
+    pub unmap: Option<super::tarball::IdUnmap>,
 }
 
 /// Commit `upper` (a container's upper dir) on top of `base`.
@@ -85,7 +87,7 @@ pub fn commit(
 
     let blob = TempPath::new(&store.tmp(), "commit");
     let lower = Stack::new(store.layer_dirs(base)?);
-    let diff_hex = write_layer(upper, &lower, &blob.path, o.gzip)?;
+    let diff_hex = write_layer(upper, &lower, &blob.path, o.gzip, o.unmap.clone())?;
 
     let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
     let mut entry = json!({"created": created, "created_by": o.created_by});
@@ -184,6 +186,7 @@ fn write_layer(
     lower: &Stack,
     dest: &Path,
     gzip: bool,
+    unmap: Option<super::tarball::IdUnmap>,
 ) -> Result<String, CommitError> {
     let err = |p: &Path| {
         let path = p.display().to_string();
@@ -192,7 +195,7 @@ fn write_layer(
     let file = BufWriter::new(File::create(dest).map_err(err(dest))?);
     let diff_hex = if gzip {
         let gz = GzEncoder::new(file, flate2::Compression::default());
-        let mut tar = TarWriter::new(HashingWriter::new(gz));
+        let mut tar = TarWriter::new(HashingWriter::new(gz)).unmapping(unmap);
         walk(upper, Path::new(""), lower, &mut tar)?;
         let (gz, hex, _) = tar.finish().map_err(err(dest))?.finish();
         let file = gz.finish().map_err(err(dest))?;
@@ -202,7 +205,7 @@ fn write_layer(
             .map_err(err(dest))?;
         hex
     } else {
-        let mut tar = TarWriter::new(HashingWriter::new(file));
+        let mut tar = TarWriter::new(HashingWriter::new(file)).unmapping(unmap);
         walk(upper, Path::new(""), lower, &mut tar)?;
         let (mut file, hex, _) = tar.finish().map_err(err(dest))?.finish();
         file.flush().map_err(err(dest))?;

@@ -13,10 +13,15 @@ pub enum ExportError {
     Io { path: String, source: io::Error },
 }
 
-/// Write the merge of `layers` (bottom first; a container's upper dir last) as a tar to `w`.
-pub fn export<W: Write>(layers: Vec<PathBuf>, w: W) -> Result<W, ExportError> {
+/// Write the merge of `layers` (bottom first; a container's upper dir last) as a tar to `w`,
+/// owners through `unmap` for a user-namespaced container.
+pub fn export<W: Write>(
+    layers: Vec<PathBuf>,
+    w: W,
+    unmap: Option<super::tarball::IdUnmap>,
+) -> Result<W, ExportError> {
     let stack = Stack::new(layers);
-    let mut tar = TarWriter::new(w);
+    let mut tar = TarWriter::new(w).unmapping(unmap);
     let root = stack.root_layers();
     walk(&stack, Path::new(""), &root, &mut tar)?;
     tar.finish().map_err(|source| ExportError::Io {

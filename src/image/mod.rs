@@ -22,7 +22,7 @@ mod load;
 mod manifest;
 pub mod save;
 mod store;
-mod tarball;
+pub mod tarball;
 mod unpack;
 pub mod view;
 mod whiteout;

@@ -13,6 +13,28 @@ pub struct TarWriter<W: Write> {
     builder: tar::Builder<W>,
     /// (dev, ino) of regular files with several names → the first name written.
     links: HashMap<(u64, u64), String>,
+    unmap: Option<IdUnmap>,
+}
+
+/// Host ids back to a user-namespaced container's own (its uid/gid mappings as
+/// (container, host, size)): what such a container wrote is owned by its mapped ids on the
+/// host, but belongs in a layer as the container saw it (Docker's userns-remap does the same).
+/// Ids outside every mapping (the image's own files, on disk as in the image) stay.
+#[derive(Debug, Clone, Default)]
+pub struct IdUnmap {
+    pub uid: Vec<(u32, u32, u32)>,
+    pub gid: Vec<(u32, u32, u32)>,
+}
+
+impl IdUnmap {
+    fn back(maps: &[(u32, u32, u32)], id: u32) -> u32 {
+        maps.iter()
+            .find(|(_, host, size)| {
+                id >= *host && u64::from(id) < u64::from(*host) + u64::from(*size)
+            })
+            .map(|(container, host, _)| container + (id - host))
+            .unwrap_or(id)
+    }
 }
 
 impl<W: Write> TarWriter<W> {
@@ -20,15 +42,27 @@ impl<W: Write> TarWriter<W> {
         TarWriter {
             builder: tar::Builder::new(w),
             links: HashMap::new(),
+            unmap: None,
         }
     }
 
-    fn header(meta: &Metadata, kind: EntryType) -> Header {
+    /// Owners written through `unmap` (None: as on disk).
+    pub fn unmapping(mut self, unmap: Option<IdUnmap>) -> Self {
+        self.unmap = unmap;
+        self
+    }
+
+    fn header(&self, meta: &Metadata, kind: EntryType) -> Header {
+        let (mut uid, mut gid) = (meta.uid(), meta.gid());
+        if let Some(u) = &self.unmap {
+            uid = IdUnmap::back(&u.uid, uid);
+            gid = IdUnmap::back(&u.gid, gid);
+        }
         let mut h = Header::new_gnu();
         h.set_entry_type(kind);
         h.set_mode(meta.mode() & 0o7777);
-        h.set_uid(meta.uid().into());
-        h.set_gid(meta.gid().into());
+        h.set_uid(uid.into());
+        h.set_gid(gid.into());
         h.set_mtime(meta.mtime().max(0) as u64);
         h.set_size(0);
         h
@@ -39,13 +73,13 @@ impl<W: Write> TarWriter<W> {
     pub fn append(&mut self, name: &str, path: &Path, meta: &Metadata) -> io::Result<()> {
         let ft = meta.file_type();
         if ft.is_dir() {
-            let mut h = Self::header(meta, EntryType::Directory);
+            let mut h = self.header(meta, EntryType::Directory);
             return self
                 .builder
                 .append_data(&mut h, format!("{name}/"), io::empty());
         }
         if ft.is_symlink() {
-            let mut h = Self::header(meta, EntryType::Symlink);
+            let mut h = self.header(meta, EntryType::Symlink);
             let target = fs::read_link(path)?;
             return self.builder.append_link(&mut h, name, target);
         }
@@ -53,7 +87,7 @@ impl<W: Write> TarWriter<W> {
             if meta.nlink() > 1 {
                 let key = (meta.dev(), meta.ino());
                 if let Some(first) = self.links.get(&key) {
-                    let mut h = Self::header(meta, EntryType::Link);
+                    let mut h = self.header(meta, EntryType::Link);
                     let first = first.clone();
                     return self.builder.append_link(&mut h, name, first);
                 }
@@ -63,7 +97,7 @@ impl<W: Write> TarWriter<W> {
                 .read(true)
                 .custom_flags(libc::O_NOFOLLOW)
                 .open(path)?;
-            let mut h = Self::header(meta, EntryType::Regular);
+            let mut h = self.header(meta, EntryType::Regular);
             h.set_size(f.metadata()?.len());
             return self.builder.append_data(&mut h, name, &mut f);
         }
@@ -76,7 +110,7 @@ impl<W: Write> TarWriter<W> {
         } else {
             return Ok(()); // sockets do not go into images (Docker skips them too)
         };
-        let mut h = Self::header(meta, kind);
+        let mut h = self.header(meta, kind);
         if kind != EntryType::Fifo {
             let rdev = meta.rdev();
             h.set_device_major(libc::major(rdev))?;
@@ -100,5 +134,20 @@ impl<W: Write> TarWriter<W> {
     /// Write the end-of-archive blocks and return the writer.
     pub fn finish(self) -> io::Result<W> {
         self.builder.into_inner()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IdUnmap;
+
+    #[test]
+    fn host_ids_in_a_mapping_go_back_others_stay() {
+        let maps = [(0, 100000, 65536), (70000, 5000, 10)];
+        assert_eq!(IdUnmap::back(&maps, 100000), 0);
+        assert_eq!(IdUnmap::back(&maps, 100005), 5);
+        assert_eq!(IdUnmap::back(&maps, 165536), 165536);
+        assert_eq!(IdUnmap::back(&maps, 5003), 70003);
+        assert_eq!(IdUnmap::back(&maps, 0), 0);
     }
 }
