@@ -482,3 +482,26 @@ fn commit_and_export_write_what_the_container_saw() {
     env.ok(&["rm", "w"]);
     env.ok(&["rmi", "shifted:1"]);
 }
+
+#[test]
+fn a_mapping_of_root_alone_runs() {
+    let env = Env::with_busybox();
+    let s = Subids::new(None);
+    // gid 5 (tty, devpts' default group) is not mapped: devpts is mounted without it.
+    let out = s.ok(
+        &env,
+        &[
+            "run",
+            "--rm",
+            "--uidmap",
+            "0:100000:1",
+            "--gidmap",
+            "0:100000:1",
+            "busybox",
+            "sh",
+            "-c",
+            "id -u; test -e /dev/pts/ptmx && echo pts",
+        ],
+    );
+    assert_eq!(out, "0\npts\n");
+}

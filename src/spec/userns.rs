@@ -202,6 +202,7 @@ fn to_oci(maps: &[IdMap]) -> Result<Vec<LinuxIdMapping>, oci_spec::OciSpecError>
 pub fn apply(spec: &mut Spec, uid: &[IdMap], gid: &[IdMap]) -> Result<(), oci_spec::OciSpecError> {
     let uid = to_oci(uid)?;
     let gid = to_oci(gid)?;
+    let tty_mapped = gid_maps_have(&gid, 5);
     if let Some(linux) = spec.linux_mut() {
         let mut namespaces = linux.namespaces().clone().unwrap_or_default();
         if !namespaces
@@ -220,7 +221,41 @@ pub fn apply(spec: &mut Spec, uid: &[IdMap], gid: &[IdMap]) -> Result<(), oci_sp
         linux.set_gid_mappings(Some(gid));
     }
     sysfs_for_host_network(spec);
+    devpts_without_unmapped_gid(spec, tty_mapped);
     Ok(())
+}
+
+fn gid_maps_have(maps: &[LinuxIdMapping], id: u32) -> bool {
+    maps.iter().any(|m| {
+        id >= m.container_id() && u64::from(id) < u64::from(m.container_id()) + u64::from(m.size())
+    })
+}
+
+/// devpts refuses `gid=5` (tty) when gid 5 is not mapped: leave it out then (podman).
+fn devpts_without_unmapped_gid(spec: &mut Spec, tty_mapped: bool) {
+    if tty_mapped {
+        return;
+    }
+    let Some(mounts) = spec.mounts().clone() else {
+        return;
+    };
+    let mounts = mounts
+        .into_iter()
+        .map(|mut m| {
+            if m.typ().as_deref() == Some("devpts") {
+                let opts: Vec<String> = m
+                    .options()
+                    .iter()
+                    .flatten()
+                    .filter(|o| !o.starts_with("gid="))
+                    .cloned()
+                    .collect();
+                m.set_options(Some(opts));
+            }
+            m
+        })
+        .collect();
+    spec.set_mounts(Some(mounts));
 }
 
 /// sysfs can be mounted in a user namespace only with a network namespace of its own:
