@@ -376,6 +376,15 @@ fn bundle_with_uid_mappings_runs_in_its_user_namespace() {
     let md = std::fs::metadata(bundle.join("rootfs/tmp/made")).unwrap();
     assert_eq!(md.uid(), 0);
     assert!(container_dirs(&env).is_empty());
+    // The bundle's config decides: the flags are refused rather than dropped.
+    let out = env.nsbox(&["run", "--userns=auto", "--bundle", bundle.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).contains("do not apply to --bundle"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(container_dirs(&env).is_empty());
 }
 
 #[test]

@@ -143,6 +143,7 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
     // Terminal and detach-key problems fail before anything exists.
     let client = client_options(&args)?;
     if let Some(bundle) = &args.bundle {
+        args.userns.refuse_with_bundle()?;
         return run_bundle(root, bundle, &args, &client);
     }
     let Some((image_ref, cmd)) = args.args.split_first() else {

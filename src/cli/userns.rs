@@ -37,6 +37,19 @@ impl UsernsArgs {
         userns::parse_mode(self.userns.as_deref(), &self.uidmap, &self.gidmap)
             .map_err(|e| ExitError::new(EXIT_NSBOX, e.to_string()).into())
     }
+
+    /// A bundle's config.json decides its user namespace: the flags would be dropped.
+    pub fn refuse_with_bundle(&self) -> Result<()> {
+        if self.userns.is_some() || !self.uidmap.is_empty() || !self.gidmap.is_empty() {
+            return Err(ExitError::new(
+                EXIT_NSBOX,
+                "--userns, --uidmap and --gidmap do not apply to --bundle: set \
+                 linux.uidMappings/gidMappings and a user namespace in its config.json",
+            )
+            .into());
+        }
+        Ok(())
+    }
 }
 
 /// In `create`, before the rootfs exists: the ids the container maps (None: no user
