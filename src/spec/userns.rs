@@ -21,6 +21,8 @@ pub enum UsernsError {
     Overlap(&'static str, String, String),
     #[error("--userns=host conflicts with --uidmap/--gidmap")]
     HostWithMaps,
+    #[error("--userns=auto conflicts with --uidmap/--gidmap")]
+    AutoWithMaps,
     #[error("--uidmap and --gidmap must be given together")]
     Incomplete,
     #[error(
@@ -129,9 +131,7 @@ pub fn parse_mode(
     match userns {
         Some("host") if maps => Err(UsernsError::HostWithMaps),
         Some("host") => Ok(UsernsMode::Host),
-        Some("auto") if maps => Err(UsernsError::Mode(
-            "auto (with --uidmap/--gidmap)".to_string(),
-        )),
+        Some("auto") if maps => Err(UsernsError::AutoWithMaps),
         Some("auto") => Ok(UsernsMode::Auto),
         Some("") | None if maps => {
             if uid.is_empty() || gid.is_empty() {
@@ -367,6 +367,10 @@ mod tests {
         assert_eq!(
             parse_mode(Some("host"), &u, &u).unwrap_err(),
             UsernsError::HostWithMaps
+        );
+        assert_eq!(
+            parse_mode(Some("auto"), &u, &u).unwrap_err(),
+            UsernsError::AutoWithMaps
         );
     }
 
