@@ -106,6 +106,8 @@ pub struct RunArgs {
     pub sig_proxy: bool,
     #[command(flatten)]
     pub resources: ResourceArgs,
+    #[command(flatten)]
+    pub security: super::security::SecurityArgs,
     /// Parent cgroup for the container (absolute, or relative to nsbox's own cgroup).
     #[arg(long = "cgroup-parent")]
     pub cgroup_parent: Option<String>,
@@ -454,7 +456,7 @@ fn run_options(args: &RunArgs, cmd: Vec<String>) -> Result<RunOptions> {
         },
         read_only: args.read_only,
         tty: args.tty,
-        security: Default::default(),
+        security: args.security.to_options()?,
     })
 }
 

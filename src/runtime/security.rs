@@ -15,6 +15,8 @@ pub enum SecurityError {
     Caps(String),
     #[error("set {what}: {err}")]
     Sys { what: &'static str, err: nix::Error },
+    #[error("sysctl {key}: {err}")]
+    Sysctl { key: String, err: String },
     #[error("unknown capability {0}")]
     UnknownCap(String),
 }
@@ -155,6 +157,37 @@ pub fn apply_identity(process: &Process) -> Result<()> {
             names(CapSet::Ambient),
             u8::from(nnp)
         )
+    });
+    Ok(())
+}
+
+/// `linux.sysctl`: written through the container's own /proc (after pivot, before
+/// /proc/sys is made read-only), so each value lands in the container's namespaces.
+pub fn apply_sysctls(spec: &oci_spec::runtime::Spec) -> Result<()> {
+    let Some(map) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort();
+    for key in &keys {
+        let rel = key.replace('.', "/");
+        if rel.is_empty() || rel.split('/').any(|c| c.is_empty() || c == "..") {
+            return Err(SecurityError::Sysctl {
+                key: key.to_string(),
+                err: "invalid name".into(),
+            });
+        }
+        let path = std::path::Path::new("/proc/sys").join(&rel);
+        std::fs::write(&path, map[*key].as_bytes()).map_err(|e| SecurityError::Sysctl {
+            key: key.to_string(),
+            err: e.to_string(),
+        })?;
+    }
+    explain::step("sysctl", || {
+        keys.iter()
+            .map(|k| format!("{k}={}", map[*k]))
+            .collect::<Vec<_>>()
+            .join(" ")
     });
     Ok(())
 }
