@@ -292,6 +292,8 @@ pub fn launch(
     detach: bool,
     client: &ClientOptions,
 ) -> Result<i32> {
+    // Compiled seccomp filters are kept by profile digest (runtime/seccomp.rs).
+    crate::runtime::seccomp::use_cache_dir(root.path().join("cache").join("seccomp"));
     // Blocked before the fork so that none is lost: the client reads them from a signalfd.
     nix::sys::signal::sigprocmask(
         nix::sys::signal::SigmaskHow::SIG_BLOCK,

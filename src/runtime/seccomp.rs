@@ -1,8 +1,11 @@
-//! `linux.seccomp` → a libseccomp filter. Built by the launcher before clone (every error
-//! is reported before a process exists), loaded by init at the point runc loads it:
-//! without no_new_privs, before the capabilities are dropped (loading a filter then needs
-//! CAP_SYS_ADMIN); with it, just before exec, so nsbox's own last steps are not filtered.
+//! `linux.seccomp` → a classic-BPF program compiled by libseccomp. Compiled by the
+//! launcher before clone (every error is reported before a process exists) and cached by
+//! profile: Docker's profile spans three ABIs on x86_64 (x86_64, x86, x32) and costs
+//! libseccomp ~30 ms to compile, more than a whole `run` should spend. Loaded by init where
+//! runc loads it: without no_new_privs, before the capabilities are dropped (installing a
+//! filter then needs CAP_SYS_ADMIN); with it, just before exec.
 
+use super::sys;
 use crate::explain;
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
@@ -10,6 +13,10 @@ use libseccomp::{
 use oci_spec::runtime::{
     Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator, Spec,
 };
+use sha2::{Digest, Sha256};
+use std::io::{Read, Seek, Write};
+use std::path::PathBuf;
+use std::sync::OnceLock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeccompError {
@@ -19,16 +26,30 @@ pub enum SeccompError {
     Unsupported(String),
     #[error("seccomp: {0}")]
     Invalid(String),
+    #[error("seccomp: {what}: {err}")]
+    Io {
+        what: &'static str,
+        err: std::io::Error,
+    },
 }
 
 type Result<T> = std::result::Result<T, SeccompError>;
 
-/// A compiled-to-be filter, ready to load in init.
+/// A compiled filter, ready to load in init.
 pub struct Filter {
-    ctx: ScmpFilterContext,
+    bpf: Vec<u8>,
+    flags: libc::c_ulong,
     /// Loaded just before exec (no_new_privs set) rather than before dropping caps.
     pub late: bool,
     summary: String,
+}
+
+/// Where compiled filters are kept, by profile digest (set once by the engine; none: compile
+/// every time).
+static CACHE_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+pub fn use_cache_dir(dir: PathBuf) {
+    let _ = CACHE_DIR.set(dir);
 }
 
 const EPERM: i32 = libc::EPERM;
@@ -89,7 +110,7 @@ fn compare(index: usize, op: LinuxSeccompOperator, value: u64, two: u64) -> Resu
     Ok(ScmpArgCompare::new(index, op, value))
 }
 
-/// Build the filter of `spec`, if it has one.
+/// Compile (or find compiled) the filter of `spec`, if it has one.
 pub fn prepare(spec: &Spec) -> Result<Option<Filter>> {
     let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
         return Ok(None);
@@ -99,15 +120,128 @@ pub fn prepare(spec: &Spec) -> Result<Option<Filter>> {
         .as_ref()
         .and_then(|p| p.no_new_privileges())
         .unwrap_or(false);
-    build(s, nnp).map(Some)
+    compile(s, nnp).map(Some)
 }
 
-pub fn build(s: &LinuxSeccomp, nnp: bool) -> Result<Filter> {
+/// What the kernel flags of the profile are; refuses what nsbox cannot do (a listener).
+fn check_and_flags(s: &LinuxSeccomp) -> Result<libc::c_ulong> {
     if s.listener_path().is_some() {
         return Err(SeccompError::Unsupported(
             "listenerPath (seccomp notify)".into(),
         ));
     }
+    let notify = s.default_action() == LinuxSeccompAction::ScmpActNotify
+        || s.syscalls()
+            .iter()
+            .flatten()
+            .any(|r| r.action() == LinuxSeccompAction::ScmpActNotify);
+    if notify {
+        return Err(SeccompError::Unsupported(
+            "SCMP_ACT_NOTIFY (a seccomp listener)".into(),
+        ));
+    }
+    let mut flags = 0;
+    for f in s.flags().iter().flatten() {
+        flags |= match f {
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
+                libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
+            }
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
+                return Err(SeccompError::Unsupported(
+                    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (it needs a listener)".into(),
+                ))
+            }
+        };
+    }
+    Ok(flags)
+}
+
+/// The filter of `s`: from the cache when this profile was compiled before by this nsbox
+/// and this libseccomp, else compiled now (and cached).
+pub fn compile(s: &LinuxSeccomp, nnp: bool) -> Result<Filter> {
+    let flags = check_and_flags(s)?;
+    let key = cache_key(s);
+    let cached = CACHE_DIR.get().and_then(|d| read_cached(&d.join(&key)));
+    let (bpf, how) = match cached {
+        Some(bpf) => (bpf, "cached".to_string()),
+        None => {
+            let (ctx, rules, unknown) = build(s)?;
+            let bpf = export(&ctx)?;
+            if let Some(d) = CACHE_DIR.get() {
+                // A cache we cannot write is only slower, never a failure.
+                let _ = write_cached(d, &key, &bpf);
+            }
+            let skipped = if unknown.is_empty() {
+                String::new()
+            } else {
+                format!(", {} names unknown to libseccomp skipped", unknown.len())
+            };
+            (
+                bpf,
+                format!("compiled now from {rules} syscall rules{skipped}"),
+            )
+        }
+    };
+    let summary = format!(
+        "{}; {} BPF instructions ({how})",
+        crate::spec::seccomp::describe(s),
+        bpf.len() / std::mem::size_of::<libc::sock_filter>()
+    );
+    Ok(Filter {
+        bpf,
+        flags,
+        late: nnp,
+        summary,
+    })
+}
+
+/// sha256 of the profile, libseccomp's version and ours.
+fn cache_key(s: &LinuxSeccomp) -> String {
+    let mut h = Sha256::new();
+    h.update(serde_json::to_vec(s).unwrap_or_default());
+    if let Ok(v) = libseccomp::ScmpVersion::current() {
+        h.update(format!("libseccomp {}.{}.{}", v.major, v.minor, v.micro));
+    }
+    h.update(concat!("nsbox ", env!("CARGO_PKG_VERSION")));
+    format!("{}.bpf", hex::encode(h.finalize()))
+}
+
+fn read_cached(path: &std::path::Path) -> Option<Vec<u8>> {
+    let bpf = std::fs::read(path).ok()?;
+    let insn = std::mem::size_of::<libc::sock_filter>();
+    (!bpf.is_empty() && bpf.len().is_multiple_of(insn)).then_some(bpf)
+}
+
+/// Temp file then rename: a reader sees a whole program or none.
+fn write_cached(dir: &std::path::Path, key: &str, bpf: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{key}.{}", std::process::id()));
+    let res = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bpf).and_then(|_| f.sync_all()))
+        .and_then(|_| std::fs::rename(&tmp, dir.join(key)));
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
+fn export(ctx: &ScmpFilterContext) -> Result<Vec<u8>> {
+    let io = |what| move |err| SeccompError::Io { what, err };
+    let fd =
+        nix::sys::memfd::memfd_create(c"nsbox-seccomp", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+            .map_err(|e| io("memfd")(e.into()))?;
+    ctx.export_bpf(&fd)?;
+    let mut f = std::fs::File::from(fd);
+    let mut bpf = Vec::new();
+    f.rewind().map_err(io("rewind"))?;
+    f.read_to_end(&mut bpf).map_err(io("read"))?;
+    Ok(bpf)
+}
+
+/// The libseccomp filter of `s`, with the number of rules added and the names skipped.
+fn build(s: &LinuxSeccomp) -> Result<(ScmpFilterContext, usize, Vec<String>)> {
     let default = action(s.default_action(), s.default_errno_ret())?;
     let mut ctx = ScmpFilterContext::new(default)?;
     // no_new_privs is the spec's business (process.noNewPrivileges), not libseccomp's.
@@ -117,16 +251,6 @@ pub fn build(s: &LinuxSeccomp, nnp: bool) -> Result<Filter> {
         if !ctx.is_arch_present(a)? {
             ctx.add_arch(a)?;
         }
-    }
-    for f in s.flags().iter().flatten() {
-        match f {
-            LinuxSeccompFilterFlag::SeccompFilterFlagLog => ctx.set_ctl_log(true)?,
-            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => ctx.set_ctl_tsync(true)?,
-            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => ctx.set_ctl_ssb(true)?,
-            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
-                ctx.set_ctl_waitkill(true)?
-            }
-        };
     }
     let mut rules = 0;
     let mut unknown = Vec::new();
@@ -162,26 +286,16 @@ pub fn build(s: &LinuxSeccomp, nnp: bool) -> Result<Filter> {
             rules += 1;
         }
     }
-    let summary = format!(
-        "{}; {rules} syscall rules{}",
-        crate::spec::seccomp::describe(s),
-        if unknown.is_empty() {
-            String::new()
-        } else {
-            format!(" ({} names unknown to libseccomp skipped)", unknown.len())
-        }
-    );
-    Ok(Filter {
-        ctx,
-        late: nnp,
-        summary,
-    })
+    Ok((ctx, rules, unknown))
 }
 
 impl Filter {
-    /// Load into this process (in init). Compiles the BPF and installs it.
+    /// Install into this process (in init).
     pub fn load(&self) -> Result<()> {
-        self.ctx.load()?;
+        sys::seccomp_set_filter(&self.bpf, self.flags).map_err(|err| SeccompError::Io {
+            what: "load filter",
+            err,
+        })?;
         explain::step("seccomp", || {
             format!(
                 "filter loaded {}: {}",
@@ -209,7 +323,7 @@ mod tests {
             .map(|c| format!("CAP_{c}"))
             .collect();
         let s = crate::spec::seccomp_default::for_container(&caps, HostArch::current(), None);
-        let f = build(&s, false).unwrap();
+        let f = compile(&s, false).unwrap();
         assert!(
             f.summary.contains("default SCMP_ACT_ERRNO(1)"),
             "{}",
@@ -225,14 +339,14 @@ mod tests {
         )
         .unwrap();
         let s = p.to_oci(&[], HostArch::current(), None).unwrap();
-        let err = build(&s, false).err().unwrap().to_string();
+        let err = compile(&s, false).err().unwrap().to_string();
         assert!(err.contains("not supported"), "{err}");
         let p = Profile::from_json(
             r#"{"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/x.sock"}"#,
         )
         .unwrap();
         let s = p.to_oci(&[], HostArch::current(), None).unwrap();
-        assert!(build(&s, false).is_err());
+        assert!(compile(&s, false).is_err());
     }
 
     #[test]
@@ -261,7 +375,7 @@ mod tests {
         )
         .unwrap();
         let s = p.to_oci(&[], HostArch::current(), None).unwrap();
-        let f = build(&s, true).unwrap();
+        let f = compile(&s, true).unwrap();
         assert!(f.late);
         assert!(f.summary.contains("1 names unknown"), "{}", f.summary);
     }

@@ -181,3 +181,40 @@ pub fn dup2(fd: RawFd, target: RawFd) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Install a classic-BPF seccomp filter (`prog`: whole `struct sock_filter`s, 8 bytes
+/// each) on the calling thread with seccomp(SECCOMP_SET_MODE_FILTER, flags).
+pub fn seccomp_set_filter(prog: &[u8], flags: libc::c_ulong) -> io::Result<()> {
+    const INSN: usize = std::mem::size_of::<libc::sock_filter>();
+    if prog.is_empty() || !prog.len().is_multiple_of(INSN) || prog.len() / INSN > u16::MAX as usize {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // Copied into properly aligned instructions (the bytes may come from a file).
+    let insns: Vec<libc::sock_filter> = prog
+        .chunks_exact(INSN)
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect();
+    let fprog = libc::sock_fprog {
+        len: insns.len() as u16,
+        filter: insns.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: fprog points at `insns`, alive and unmodified for the duration of the call;
+    // the kernel copies the program and keeps no pointer to our memory.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
