@@ -186,7 +186,8 @@ pub fn dup2(fd: RawFd, target: RawFd) -> io::Result<()> {
 /// each) on the calling thread with seccomp(SECCOMP_SET_MODE_FILTER, flags).
 pub fn seccomp_set_filter(prog: &[u8], flags: libc::c_ulong) -> io::Result<()> {
     const INSN: usize = std::mem::size_of::<libc::sock_filter>();
-    if prog.is_empty() || !prog.len().is_multiple_of(INSN) || prog.len() / INSN > u16::MAX as usize {
+    if prog.is_empty() || !prog.len().is_multiple_of(INSN) || prog.len() / INSN > u16::MAX as usize
+    {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
     // Copied into properly aligned instructions (the bytes may come from a file).

@@ -1,5 +1,6 @@
 //! Docker's default seccomp profile, the same rules as moby's
-//! `profiles/seccomp/default.json`, written as Rust: refuse (EPERM) everything but an allow
+//! `profiles/seccomp/default.json` (as of 2026: io_uring refused since moby 25, AF_ALG
+//! and AF_VSOCK sockets refused), written as Rust: refuse (EPERM) everything but an allow
 //! list; open the privileged syscalls only to containers holding the capability that the
 //! kernel would check anyway; let `clone` make threads and processes but no namespaces
 //! without CAP_SYS_ADMIN; make `clone3` fail with ENOSYS (so libc falls back to `clone`,
@@ -26,6 +27,7 @@ const ALLOWED: &[&str] = &[
     "alarm",
     "bind",
     "brk",
+    "cachestat",
     "capget",
     "capset",
     "chdir",
@@ -71,6 +73,7 @@ const ALLOWED: &[&str] = &[
     "fchdir",
     "fchmod",
     "fchmodat",
+    "fchmodat2",
     "fchown",
     "fchown32",
     "fchownat",
@@ -92,9 +95,14 @@ const ALLOWED: &[&str] = &[
     "ftruncate",
     "ftruncate64",
     "futex",
+    "futex_requeue",
     "futex_time64",
+    "futex_wait",
     "futex_waitv",
+    "futex_wake",
     "futimesat",
+    "get_robust_list",
+    "get_thread_area",
     "getcpu",
     "getcwd",
     "getdents",
@@ -120,34 +128,30 @@ const ALLOWED: &[&str] = &[
     "getresuid",
     "getresuid32",
     "getrlimit",
-    "get_robust_list",
     "getrusage",
     "getsid",
     "getsockname",
     "getsockopt",
-    "get_thread_area",
     "gettid",
     "gettimeofday",
     "getuid",
     "getuid32",
     "getxattr",
+    "getxattrat",
     "inotify_add_watch",
     "inotify_init",
     "inotify_init1",
     "inotify_rm_watch",
     "io_cancel",
-    "ioctl",
     "io_destroy",
     "io_getevents",
     "io_pgetevents",
     "io_pgetevents_time64",
-    "ioprio_get",
-    "ioprio_set",
     "io_setup",
     "io_submit",
-    "io_uring_enter",
-    "io_uring_register",
-    "io_uring_setup",
+    "ioctl",
+    "ioprio_get",
+    "ioprio_set",
     "ipc",
     "kill",
     "landlock_add_rule",
@@ -159,7 +163,9 @@ const ALLOWED: &[&str] = &[
     "link",
     "linkat",
     "listen",
+    "listmount",
     "listxattr",
+    "listxattrat",
     "llistxattr",
     "_llseek",
     "lremovexattr",
@@ -168,6 +174,7 @@ const ALLOWED: &[&str] = &[
     "lstat",
     "lstat64",
     "madvise",
+    "map_shadow_stack",
     "membarrier",
     "memfd_create",
     "memfd_secret",
@@ -191,6 +198,7 @@ const ALLOWED: &[&str] = &[
     "mq_timedsend_time64",
     "mq_unlink",
     "mremap",
+    "mseal",
     "msgctl",
     "msgget",
     "msgrcv",
@@ -240,10 +248,12 @@ const ALLOWED: &[&str] = &[
     "recvmsg",
     "remap_file_pages",
     "removexattr",
+    "removexattrat",
     "rename",
     "renameat",
     "renameat2",
     "restart_syscall",
+    "riscv_hwprobe",
     "rmdir",
     "rseq",
     "rt_sigaction",
@@ -255,11 +265,11 @@ const ALLOWED: &[&str] = &[
     "rt_sigtimedwait",
     "rt_sigtimedwait_time64",
     "rt_tgsigqueueinfo",
+    "sched_get_priority_max",
+    "sched_get_priority_min",
     "sched_getaffinity",
     "sched_getattr",
     "sched_getparam",
-    "sched_get_priority_max",
-    "sched_get_priority_min",
     "sched_getscheduler",
     "sched_rr_get_interval",
     "sched_rr_get_interval_time64",
@@ -281,6 +291,9 @@ const ALLOWED: &[&str] = &[
     "sendmmsg",
     "sendmsg",
     "sendto",
+    "set_robust_list",
+    "set_thread_area",
+    "set_tid_address",
     "setfsgid",
     "setfsgid32",
     "setfsuid",
@@ -301,14 +314,12 @@ const ALLOWED: &[&str] = &[
     "setreuid",
     "setreuid32",
     "setrlimit",
-    "set_robust_list",
     "setsid",
     "setsockopt",
-    "set_thread_area",
-    "set_tid_address",
     "setuid",
     "setuid32",
     "setxattr",
+    "setxattrat",
     "shmat",
     "shmctl",
     "shmdt",
@@ -326,6 +337,7 @@ const ALLOWED: &[&str] = &[
     "stat64",
     "statfs",
     "statfs64",
+    "statmount",
     "statx",
     "symlink",
     "symlinkat",
@@ -357,6 +369,7 @@ const ALLOWED: &[&str] = &[
     "uname",
     "unlink",
     "unlinkat",
+    "uretprobe",
     "utime",
     "utimensat",
     "utimensat_time64",
@@ -470,7 +483,9 @@ const BY_ARCH: &[(&[&str], &[&str])] = &[
 /// and 0xffffffff (query).
 const PERSONALITIES: &[u64] = &[0x0, 0x8, 0x20000, 0x20008, 0xffff_ffff];
 
-/// AF_VSOCK: `socket` is allowed for every other family.
+/// Address families around the two `socket` refuses (AF_ALG and AF_VSOCK).
+const AF_ALG: u64 = 38;
+const AF_NFC: u64 = 39;
 const AF_VSOCK: u64 = 40;
 
 fn strings(l: &[&str]) -> Vec<String> {
@@ -500,10 +515,17 @@ pub fn profile() -> Profile {
         },
         ..allow(&["process_vm_readv", "process_vm_writev", "ptrace"])
     });
-    rules.push(Rule {
-        args: Some(vec![arg(0, AF_VSOCK, Op::ScmpCmpNe)]),
-        ..allow(&["socket"])
-    });
+    // socket: every address family but AF_ALG (38) and AF_VSOCK (40).
+    for (value, op) in [
+        (AF_ALG, Op::ScmpCmpLt),
+        (AF_NFC, Op::ScmpCmpEq),
+        (AF_VSOCK, Op::ScmpCmpGt),
+    ] {
+        rules.push(Rule {
+            args: Some(vec![arg(0, value, op)]),
+            ..allow(&["socket"])
+        });
+    }
     for p in PERSONALITIES {
         rules.push(Rule {
             args: Some(vec![arg(0, *p, Op::ScmpCmpEq)]),
@@ -661,7 +683,8 @@ mod tests {
         assert_eq!(allowed(&s, "arch_prctl"), ["SCMP_ACT_ALLOW []"]);
         assert_eq!(allowed(&s, "personality").len(), 5);
         assert!(allowed(&s, "set_tls").is_empty());
-        assert!(!allowed(&s, "io_uring_setup").is_empty());
+        assert!(allowed(&s, "io_uring_setup").is_empty());
+        assert_eq!(allowed(&s, "socket").len(), 3);
     }
 
     #[test]
