@@ -518,3 +518,22 @@ fn explain_narrates_the_seccomp_profile() {
     assert!(line.contains("rules"), "{line}");
     assert!(line.contains("SCMP_ARCH_"), "{line}");
 }
+
+#[test]
+fn exec_runs_under_the_containers_profile() {
+    let env = Env::with_busybox();
+    let id = env
+        .ok(&["run", "-d", "--name", "confined", "busybox", "sleep", "60"])
+        .trim()
+        .to_string();
+    let out = env.nsbox(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "grep -E '^Seccomp(_filters)?:' /proc/self/status; unshare -U true || echo refused",
+    ]);
+    env.ok(&["rm", "-f", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "Seccomp:\t2\nSeccomp_filters:\t1\nrefused\n");
+}
