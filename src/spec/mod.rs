@@ -628,6 +628,113 @@ mod tests {
         assert!(linux.sysctl().as_ref().is_none_or(|s| s.is_empty()));
     }
 
+    fn with_security(sec: security::SecurityOptions) -> Spec {
+        spec_with(&RunOptions {
+            security: sec,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn default_spec_carries_dockers_seccomp_profile() {
+        let spec = spec_with(&RunOptions::default());
+        let s = spec.linux().as_ref().unwrap().seccomp().clone().unwrap();
+        assert_eq!(
+            s.default_action(),
+            oci_spec::runtime::LinuxSeccompAction::ScmpActErrno
+        );
+        let names: Vec<String> = s
+            .syscalls()
+            .iter()
+            .flatten()
+            .flat_map(|r| r.names().clone())
+            .collect();
+        assert!(names.iter().any(|n| n == "read"));
+        assert!(!names.iter().any(|n| n == "mount" || n == "keyctl"));
+        let unconfined = with_security(security::SecurityOptions {
+            seccomp: security::SeccompChoice::Unconfined,
+            ..Default::default()
+        });
+        assert!(unconfined.linux().as_ref().unwrap().seccomp().is_none());
+    }
+
+    #[test]
+    fn privileged_spec_is_dockers() {
+        let spec = with_security(security::SecurityOptions {
+            privileged: true,
+            devices: vec![security::DeviceRequest {
+                container_path: "/dev/loop0".into(),
+                kind: 'b',
+                major: 7,
+                minor: 0,
+                file_mode: 0o600,
+                uid: 0,
+                gid: 0,
+                access: "rwm".into(),
+            }],
+            ..Default::default()
+        });
+        let linux = spec.linux().as_ref().unwrap();
+        assert!(linux.seccomp().is_none());
+        assert!(linux.masked_paths().as_ref().is_none_or(Vec::is_empty));
+        assert!(linux.readonly_paths().as_ref().is_none_or(Vec::is_empty));
+        assert_eq!(linux.devices().as_ref().map(Vec::len), Some(1));
+        let rules = linux
+            .resources()
+            .as_ref()
+            .unwrap()
+            .devices()
+            .clone()
+            .unwrap();
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].to_string(), "a *:* rwm");
+        assert!(rules[0].allow());
+        let sys = mounts(&spec)
+            .into_iter()
+            .find(|m| m.destination() == std::path::Path::new("/sys"))
+            .unwrap();
+        assert!(!sys.options().iter().flatten().any(|o| o == "ro"));
+        let caps = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .clone()
+            .unwrap();
+        assert!(caps
+            .bounding()
+            .as_ref()
+            .unwrap()
+            .contains(&Capability::SysAdmin));
+    }
+
+    #[test]
+    fn sysctls_ulimits_groups_and_nnp_reach_the_spec() {
+        let sec = security::SecurityOptions {
+            no_new_privileges: true,
+            sysctls: vec![("net.ipv4.ip_forward".into(), "1".into())],
+            ulimits: vec!["nofile=10:20".into()],
+            group_add: vec![4242, 10],
+            ..Default::default()
+        };
+        let spec = with_security(sec.clone());
+        let p = spec.process().as_ref().unwrap();
+        assert_eq!(p.no_new_privileges(), Some(true));
+        assert_eq!(p.rlimits().as_ref().map(Vec::len), Some(1));
+        assert_eq!(
+            p.user().additional_gids().as_deref(),
+            Some(&[1000, 10, 4242][..])
+        );
+        let sysctl = spec.linux().as_ref().unwrap().sysctl().clone().unwrap();
+        assert_eq!(sysctl["net.ipv4.ip_forward"], "1");
+        let host = RunOptions {
+            network: NetworkMode::Host,
+            security: sec,
+            ..Default::default()
+        };
+        assert!(build(&image(), &host, &ctx()).is_err());
+    }
+
     #[test]
     fn build_propagates_docker_errors() {
         let empty = ImageConfiguration::default();
