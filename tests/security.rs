@@ -537,3 +537,32 @@ fn exec_runs_under_the_containers_profile() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "Seccomp:\t2\nSeccomp_filters:\t1\nrefused\n");
 }
+
+#[test]
+fn bundle_sysctls_must_be_namespaced() {
+    let env = Env::new();
+    let b = bundle(
+        &env,
+        serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"}),
+        "cat /proc/sys/net/ipv4/ip_forward",
+    );
+    let cfg_path = b.join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
+    cfg["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"});
+    std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let out = env.nsbox(&["run", "--bundle", b.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "1\n");
+    // A host-wide one is refused, and the host's value is untouched.
+    let before = std::fs::read_to_string("/proc/sys/kernel/panic").unwrap();
+    cfg["linux"]["sysctl"] = serde_json::json!({"kernel.panic": "7"});
+    std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let out = env.nsbox(&["run", "--bundle", b.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(125), "{}", stdout(&out));
+    assert!(stderr(&out).contains("kernel.panic"), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/panic").unwrap(),
+        before
+    );
+}

@@ -169,7 +169,35 @@ pub fn apply_sysctls(spec: &oci_spec::runtime::Spec) -> Result<()> {
     };
     let mut keys: Vec<&String> = map.keys().collect();
     keys.sort();
+    let own = |t: oci_spec::runtime::LinuxNamespaceType| {
+        spec.linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_ref())
+            .is_some_and(|ns| ns.iter().any(|n| n.typ() == t))
+    };
+    use oci_spec::runtime::LinuxNamespaceType as Ns;
     for key in &keys {
+        // As runc: only what lives in a namespace of the container's own, never the host's.
+        let ipc = matches!(
+            key.as_str(),
+            "kernel.msgmax"
+                | "kernel.msgmnb"
+                | "kernel.msgmni"
+                | "kernel.sem"
+                | "kernel.shmall"
+                | "kernel.shmmax"
+                | "kernel.shmmni"
+                | "kernel.shm_rmid_forced"
+        ) || key.starts_with("fs.mqueue.");
+        let namespaced = (ipc && own(Ns::Ipc))
+            || (key.starts_with("net.") && own(Ns::Network))
+            || (matches!(key.as_str(), "kernel.hostname" | "kernel.domainname") && own(Ns::Uts));
+        if !namespaced {
+            return Err(SecurityError::Sysctl {
+                key: key.to_string(),
+                err: "not in a separate kernel namespace of the container".into(),
+            });
+        }
         let rel = key.replace('.', "/");
         if rel.is_empty() || rel.split('/').any(|c| c.is_empty() || c == "..") {
             return Err(SecurityError::Sysctl {
