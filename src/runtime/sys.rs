@@ -52,6 +52,29 @@ pub fn clone_fork(flags: u64, cgroup_fd: Option<RawFd>) -> io::Result<Forked> {
             std::mem::size_of::<CloneArgs>(),
         )
     };
+    // Under a seccomp profile like Docker's, clone3 fails with ENOSYS (a filter cannot see
+    // its flags): fall back to clone(2), as libc does. No cgroup placement there.
+    let ret = if ret == -1
+        && cgroup_fd.is_none()
+        && io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS)
+    {
+        let clone_flags = flags | libc::CLONE_PIDFD as u64 | libc::SIGCHLD as u64;
+        // SAFETY: clone without CLONE_VM and with no new stack behaves like fork (the child
+        // runs on a copy of this stack); the kernel writes the pidfd into `pidfd` (the
+        // parent_tid argument with CLONE_PIDFD), which outlives the call.
+        unsafe {
+            libc::syscall(
+                libc::SYS_clone,
+                clone_flags as libc::c_ulong,
+                0 as libc::c_ulong,
+                &mut pidfd as *mut libc::c_int,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+            )
+        }
+    } else {
+        ret
+    };
     match ret {
         -1 => Err(io::Error::last_os_error()),
         0 => Ok(Forked::Child),
