@@ -266,6 +266,31 @@ mod tests {
     }
 
     #[test]
+    fn group_add_sysctl_and_ulimit_flags() {
+        let a = SecurityArgs {
+            group_add: vec!["4242".into()],
+            sysctl: vec!["net.ipv4.ip_forward=1".into()],
+            ..Default::default()
+        };
+        let o = a.to_options().unwrap();
+        assert_eq!(o.group_add, [4242]);
+        assert_eq!(
+            o.sysctls,
+            [("net.ipv4.ip_forward".to_string(), "1".to_string())]
+        );
+        let names = SecurityArgs {
+            group_add: vec!["staff".into()],
+            ..Default::default()
+        };
+        assert!(names.to_options().is_err());
+        let bad = SecurityArgs {
+            sysctl: vec!["novalue".into()],
+            ..Default::default()
+        };
+        assert!(bad.to_options().is_err());
+    }
+
+    #[test]
     fn device_specs() {
         let d = parse_device("/dev/null:/dev/mynull:r").unwrap();
         assert_eq!(
