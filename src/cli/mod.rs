@@ -16,6 +16,7 @@ pub mod mounts;
 pub mod ns;
 pub mod resources;
 pub mod run;
+pub mod security;
 pub mod stats;
 pub mod system;
 pub mod update;

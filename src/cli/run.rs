@@ -106,6 +106,8 @@ pub struct RunArgs {
     pub sig_proxy: bool,
     #[command(flatten)]
     pub resources: ResourceArgs,
+    #[command(flatten)]
+    pub security: super::security::SecurityArgs,
     /// Parent cgroup for the container (absolute, or relative to nsbox's own cgroup).
     #[arg(long = "cgroup-parent")]
     pub cgroup_parent: Option<String>,
@@ -364,6 +366,8 @@ pub fn launch(
     detach: bool,
     client: &ClientOptions,
 ) -> Result<i32> {
+    // Compiled seccomp filters are kept by profile digest (runtime/seccomp.rs).
+    crate::runtime::seccomp::use_cache_dir(root.path().join("cache").join("seccomp"));
     // Blocked before the fork so that none is lost (the client reads them from a
     // signalfd), and so that none kills the monitor before it has its own session.
     nix::sys::signal::sigprocmask(
@@ -549,7 +553,7 @@ fn run_options(args: &RunArgs, cmd: Vec<String>) -> Result<RunOptions> {
         },
         read_only: args.read_only,
         tty: args.tty,
-        security: Default::default(),
+        security: args.security.to_options()?,
     })
 }
 
