@@ -177,16 +177,14 @@ fn rm(root: &DataRoot, a: RmArgs) -> Result<()> {
         match remove_one(root, &containers, key, a.force, a.volumes) {
             Ok(()) => println!("{key}"),
             Err(e) => {
-                eprintln!("Error response from daemon: {e:#}");
+                super::report(&e);
                 failed += 1;
             }
         }
     }
     if failed > 0 {
         // Docker exits 1 when some removals failed; the messages are already printed.
-        return Err(
-            ExitError::new(1, format!("{failed} container(s) could not be removed")).into(),
-        );
+        return Err(ExitError::reported(1).into());
     }
     Ok(())
 }

@@ -93,13 +93,13 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<()> {
         match f(n) {
             Ok(()) => println!("{n}"),
             Err(e) => {
-                eprintln!("Error response from daemon: {e:#}");
+                super::report(&e);
                 failed += 1;
             }
         }
     }
     if failed > 0 {
-        return Err(ExitError::new(1, format!("{failed} container(s) failed")).into());
+        return Err(ExitError::reported(1).into());
     }
     Ok(())
 }
@@ -290,13 +290,13 @@ pub fn wait(root: &DataRoot, a: WaitArgs) -> Result<()> {
                 println!("{code}");
             }
             Err(e) => {
-                eprintln!("Error response from daemon: {e}");
+                super::report(&anyhow::Error::from(e));
                 failed += 1;
             }
         }
     }
     if failed > 0 {
-        return Err(ExitError::new(1, format!("{failed} container(s) not found")).into());
+        return Err(ExitError::reported(1).into());
     }
     Ok(())
 }

@@ -107,7 +107,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub resources: ResourceArgs,
     /// Parent cgroup for the container (absolute, or relative to nsbox's own cgroup).
-    #[arg(long = "cgroup-parent")]
+    #[arg(long = "cgroup-parent", value_parser = spec::resources::parse_cgroup_parent)]
     pub cgroup_parent: Option<String>,
     /// Run an OCI bundle (config.json + rootfs) instead of an image.
     #[arg(long, value_name = "DIR")]
@@ -119,11 +119,7 @@ pub struct RunArgs {
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
     /// IMAGE [COMMAND [ARG...]] (no IMAGE with --bundle).
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "IMAGE [COMMAND] [ARG...]"
-    )]
+    #[arg(trailing_var_arg = true, value_name = "IMAGE [COMMAND] [ARG...]")]
     pub args: Vec<String>,
 }
 
