@@ -69,6 +69,7 @@ fn main() -> ExitCode {
         }
     };
     let root = DataRoot::new(cli.root);
+    let in_run = matches!(cli.command, Command::Run(_));
     let result = match cli.command {
         Command::Run(args) => cli::run::run(&root, *args),
         Command::Container(cmd) => cli::container::dispatch(&root, cmd),
@@ -85,7 +86,7 @@ fn main() -> ExitCode {
             if !cli::is_reported(&err) {
                 cli::report(&err);
             }
-            ExitCode::from(cli::exit_code_of(&err) as u8)
+            ExitCode::from(cli::exit_code_of(&err, in_run) as u8)
         }
     }
 }

@@ -49,12 +49,34 @@ impl fmt::Display for ExitError {
 
 impl std::error::Error for ExitError {}
 
-/// The exit code for an error: the one it carries, else 125.
-pub fn exit_code_of(err: &anyhow::Error) -> i32 {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<ExitError>())
-        .map(|e| e.code)
-        .unwrap_or(EXIT_NSBOX)
+/// The exit code for an error: the one it carries; else Docker's 1 for "No such
+/// container/image/volume" outside `run` (`in_run` false); else 125.
+pub fn exit_code_of(err: &anyhow::Error, in_run: bool) -> i32 {
+    if let Some(e) = err.chain().find_map(|e| e.downcast_ref::<ExitError>()) {
+        return e.code;
+    }
+    if !in_run && is_no_such_object(err) {
+        return 1;
+    }
+    EXIT_NSBOX
+}
+
+fn is_no_such_object(err: &anyhow::Error) -> bool {
+    use crate::image::ImageError;
+    use crate::state::StateError;
+    use crate::storage::volumes::VolumeError;
+    err.chain().any(|e| {
+        matches!(
+            e.downcast_ref::<StateError>(),
+            Some(StateError::NotFound(_))
+        ) || matches!(
+            e.downcast_ref::<ImageError>(),
+            Some(ImageError::NotFound(_))
+        ) || matches!(
+            e.downcast_ref::<VolumeError>(),
+            Some(VolumeError::NotFound(_))
+        )
+    })
 }
 
 impl ExitError {
@@ -80,6 +102,7 @@ pub fn one_line(err: &anyhow::Error) -> String {
         // Docker's client prefixes; here the one prefix is `nsbox: `.
         let s = s
             .strip_prefix("Error response from daemon: ")
+            .or_else(|| s.strip_prefix("Error response: "))
             .or_else(|| s.strip_prefix("Error: "))
             .unwrap_or(&s)
             .to_string();
@@ -162,12 +185,20 @@ pub fn clap_error_lines(err: &clap::Error) -> (String, Option<String>) {
         Some(ContextValue::String(s)) => Some(s.clone()),
         _ => None,
     };
+    // clap's first paragraph, on one line ("...not provided:\n  --input <FILE>").
     let first = rendered
         .lines()
-        .next()
-        .unwrap_or("invalid arguments")
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
         .trim_start_matches("error: ")
         .to_string();
+    let first = if first.is_empty() {
+        "invalid arguments".to_string()
+    } else {
+        first
+    };
     let line = match (err.kind(), arg) {
         (ErrorKind::UnknownArgument, Some(a)) if a.starts_with("--") => {
             // "--bogus=1" is the flag "--bogus" with a value.
