@@ -106,6 +106,29 @@ fn a_closed_stdout_is_a_quiet_end() {
     }
     env.ok(&["rm", "c1"]);
     env.ok(&["volume", "rm", "v1"]);
+
+    // `logs -f` of a container that goes on: a closed stdout ends it (it used to follow on).
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        "busybox",
+        "sh",
+        "-c",
+        "while :; do echo tick; sleep 0.1; done",
+    ]);
+    let child = env
+        .cmd()
+        .args(["logs", "-f", "talker"])
+        .stdout(common::closed_pipe())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = common::output_within(child, 30);
+    assert_eq!(out.status.code(), Some(0), "logs -f: {}", stderr(&out));
+    env.ok(&["rm", "-f", "talker"]);
+    env.assert_no_containers();
 }
 
 #[test]
