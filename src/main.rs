@@ -52,10 +52,20 @@ fn main() -> ExitCode {
     quiet_on_closed_output();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) if !e.use_stderr() => {
-            // Help and --version are not failures.
-            let _ = e.print();
-            return ExitCode::SUCCESS;
+        Err(e)
+            if !e.use_stderr()
+                || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            // Help and --version are not failures; neither is `nsbox volume` alone (Docker
+            // shows the group's help).
+            let mut out = std::io::stdout().lock();
+            return match write!(out, "{}", e.render()).and_then(|()| out.flush()) {
+                Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+                    cli::report(&cli::OutputError(err).into());
+                    ExitCode::from(cli::EXIT_NSBOX as u8)
+                }
+                _ => ExitCode::SUCCESS,
+            };
         }
         Err(e) => {
             // Bad flags are nsbox failures (125): one line and a hint, as Docker prints them.

@@ -46,6 +46,8 @@ fn an_unknown_flag_is_named_as_one() {
         env.ok(&["run", "--rm", "busybox", "echo", "--bogus", "-p"]),
         "--bogus -p\n"
     );
+    // A group alone shows its help, as Docker.
+    assert_eq!(env.nsbox(&["volume"]).status.code(), Some(0));
     let out = env.nsbox(&["frob"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(stderr(&out).lines().count() <= 2, "{}", stderr(&out));
