@@ -95,6 +95,7 @@ fn a_closed_stdout_is_a_quiet_end() {
         &["volume", "inspect", "v1"],
         &["history", "busybox"],
         &["layers", "busybox", "--format", "json"],
+        &["save", "busybox"],
     ] {
         let out = env
             .cmd()

@@ -3,7 +3,7 @@
 //! analysis}`; this file resolves names, prints tables and JSON, and writes output files
 //! by temp-then-rename.
 
-use super::{human, out, outln};
+use super::{human, out, outln, OutputError};
 use crate::dataroot::DataRoot;
 use crate::image::analysis::{self, LayerStats};
 use crate::image::view::Stack;
@@ -186,8 +186,20 @@ fn write_output(
             bail!("cowardly refusing to write {what} to a terminal: use the -o flag or redirect");
         }
         let mut lock = std::io::BufWriter::new(stdout.lock());
-        f(&mut lock)?;
-        lock.flush()?;
+        // Here a broken pipe can only be stdout's: `save busybox | head -c1` ends quietly.
+        let closed = |e: &anyhow::Error| {
+            e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            })
+        };
+        if let Err(e) = f(&mut lock) {
+            if closed(&e) {
+                return Err(OutputError(std::io::ErrorKind::BrokenPipe.into()).into());
+            }
+            return Err(e);
+        }
+        lock.flush().map_err(OutputError)?;
         return Ok(());
     };
     let _ = root;

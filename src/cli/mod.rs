@@ -148,13 +148,12 @@ macro_rules! outln {
 
 pub(crate) use {out, outln};
 
-/// True when `err` is, at its root, our stdout being a closed pipe.
+/// True when `err` is our stdout being a closed pipe. Only an `OutputError` says so: a
+/// broken pipe anywhere else (the monitor's channel...) is a real failure.
 pub fn is_closed_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
         e.downcast_ref::<OutputError>()
             .is_some_and(OutputError::is_closed_pipe)
-            || e.downcast_ref::<std::io::Error>()
-                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }
 
