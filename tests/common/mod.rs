@@ -257,3 +257,16 @@ impl Env {
         assert_eq!(self.mounts(), Vec::<String>::new(), "mounts");
     }
 }
+
+/// Reap `child` in a Drop (no panic there): wait up to `secs`, then kill it and reap.
+pub fn reap(child: &mut std::process::Child, secs: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
