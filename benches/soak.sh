@@ -4,7 +4,8 @@
 #
 #   1. SOAK_SEQ (1000) sequential `nsbox run --rm busybox true`
 #   2. SOAK_CONC (200) concurrent ones, in waves of SOAK_WAVE (4: what 2 cores take)
-#   3. leaks: mounts under the data root, nsbox-* cgroups (vs before), containers/ dirs,
+#   3. leaks: mounts under the data root, nsbox-* cgroups (new since the start, empty, and
+#      still there after a grace period: others' live containers have processes), containers/ dirs,
 #      scratch entries in tmp/, nsbox processes still running from this binary
 # Prints runs/s for each phase, failures and leaks; exits 1 if any failure or leak.
 # Env: NSBOX (binary, default target/release/nsbox), SOAK_IMAGES (dir with busybox-oci.tar),
@@ -75,9 +76,21 @@ done
 t3=$(now)
 
 # Leak check: what a --rm run must not leave.
+sleep 1
 mounts=$(grep -cF " $root/" /proc/self/mountinfo)
-cg_after=$(cgroups)
-cg_leak=$(comm -13 <(echo "$cg_before") <(echo "$cg_after") | grep -c . || true)
+# New nsbox-* cgroups that are empty and still there after a grace period: a --rm run's
+# leak. (Other users' live containers on this machine have processes in theirs.)
+empty_new() {
+  local d
+  comm -13 <(echo "$cg_before") <(cgroups) | while read -r d; do
+    [ -d "$d" ] || continue
+    if [ -f "$d/cgroup.procs" ] && [ ! -s "$d/cgroup.procs" ]; then echo "$d"; fi
+  done
+}
+first=$(empty_new)
+sleep 2
+cg_leaked=$(comm -12 <(echo "$first" | sort) <(empty_new | sort) | grep . || true)
+cg_leak=$(echo -n "$cg_leaked" | grep -c . || true)
 containers=$(find "$root/containers" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
 scratch=$(find "$root/tmp" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
 listed=$("$NSBOX" ps -aq | wc -l)
@@ -92,7 +105,7 @@ if [ -s "$errs" ]; then
   sort "$errs" | uniq -c | sort -rn | head -5
 fi
 if [ $((fail_seq + fail_conc + leaks)) -ne 0 ]; then
-  comm -13 <(echo "$cg_before") <(echo "$cg_after") | head -5
+  echo "$cg_leaked" | head -5
   exit 1
 fi
 echo "soak: ok"
