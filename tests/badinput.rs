@@ -46,6 +46,13 @@ fn an_unknown_flag_is_named_as_one() {
         env.ok(&["run", "--rm", "busybox", "echo", "--bogus", "-p"]),
         "--bogus -p\n"
     );
+    let out = env.nsbox(&["exec", "--bogus", "c", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).starts_with("nsbox: unknown flag: --bogus\n"),
+        "{}",
+        stderr(&out)
+    );
     // A group alone: its help, or one line and a hint (never clap's paragraphs).
     assert!(stderr(&env.nsbox(&["volume"])).lines().count() <= 2);
     let out = env.nsbox(&["frob"]);
