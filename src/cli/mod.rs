@@ -111,7 +111,28 @@ pub fn one_line(err: &anyhow::Error) -> String {
         }
         parts.push(s);
     }
-    parts.join(": ").replace('\n', " ")
+    // One line, and no raw control bytes (a template error can quote a NUL).
+    parts
+        .join(": ")
+        .chars()
+        .map(|c| match c {
+            '\n' | '\r' | '\t' => " ".to_string(),
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_is_one_line_with_one_prefix() {
+        let e = anyhow::anyhow!("Error: No such object: x\nsecond\u{0}line")
+            .context("Error response from daemon: outer");
+        assert_eq!(one_line(&e), "outer: No such object: x second\\u{0}line");
+    }
 }
 
 /// A write to stdout that failed. A closed pipe (`| head -1`) is a quiet exit in main;
