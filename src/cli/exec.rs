@@ -49,7 +49,6 @@ pub struct ExecArgs {
         required = true,
         num_args = 2..,
         trailing_var_arg = true,
-        allow_hyphen_values = true,
         value_name = "CONTAINER COMMAND [ARG...]"
     )]
     pub args: Vec<String>,

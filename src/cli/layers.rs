@@ -3,7 +3,7 @@
 //! analysis}`; this file resolves names, prints tables and JSON, and writes output files
 //! by temp-then-rename.
 
-use super::human;
+use super::{human, out, outln, OutputError};
 use crate::dataroot::DataRoot;
 use crate::image::analysis::{self, LayerStats};
 use crate::image::view::Stack;
@@ -148,7 +148,7 @@ fn diff(root: &DataRoot, a: DiffArgs) -> Result<()> {
     for c in changes::changes(&upper, &st.lower_dirs)? {
         out.push_str(&format!("{c}\n"));
     }
-    print!("{out}");
+    out!("{out}")?;
     Ok(())
 }
 
@@ -169,7 +169,7 @@ fn commit_cmd(root: &DataRoot, a: CommitArgs) -> Result<()> {
         gzip: !a.no_compress,
     };
     let rec = commit::commit(&store, &base, &upper, &opts)?;
-    println!("{}", rec.id);
+    outln!("{}", rec.id)?;
     Ok(())
 }
 
@@ -186,8 +186,20 @@ fn write_output(
             bail!("cowardly refusing to write {what} to a terminal: use the -o flag or redirect");
         }
         let mut lock = std::io::BufWriter::new(stdout.lock());
-        f(&mut lock)?;
-        lock.flush()?;
+        // Here a broken pipe can only be stdout's: `save busybox | head -c1` ends quietly.
+        let closed = |e: &anyhow::Error| {
+            e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            })
+        };
+        if let Err(e) = f(&mut lock) {
+            if closed(&e) {
+                return Err(OutputError(std::io::ErrorKind::BrokenPipe.into()).into());
+            }
+            return Err(e);
+        }
+        lock.flush().map_err(OutputError)?;
         return Ok(());
     };
     let _ = root;
@@ -336,7 +348,7 @@ fn history(root: &DataRoot, a: HistoryArgs) -> Result<()> {
     let rec = store.resolve(&a.image)?;
     let rows = history_rows(&store, &rec)?;
     if a.format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?)?;
         return Ok(());
     }
     let table: Vec<Vec<String>> = rows
@@ -359,13 +371,13 @@ fn history(root: &DataRoot, a: HistoryArgs) -> Result<()> {
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         human::table(
             &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
             &table
         )
-    );
+    )?;
     Ok(())
 }
 
@@ -433,7 +445,7 @@ fn layers(root: &DataRoot, a: LayersArgs) -> Result<()> {
                        "size": s.size, "added": s.added, "modified": s.modified, "deleted": s.deleted})
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
     let rows: Vec<Vec<String>> = stats
@@ -451,7 +463,7 @@ fn layers(root: &DataRoot, a: LayersArgs) -> Result<()> {
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         human::table(
             &[
@@ -465,7 +477,7 @@ fn layers(root: &DataRoot, a: LayersArgs) -> Result<()> {
             ],
             &rows
         )
-    );
+    )?;
     Ok(())
 }
 
@@ -476,7 +488,7 @@ fn trace(t: &Target, path: &str, format: Format, show: &dyn Fn(usize) -> String)
         let v = json!({"path": path, "provided_by": top, "events": events.iter().map(|e| json!({
             "layer": e.layer, "digest": t.names[e.layer], "action": e.action, "kind": e.kind, "size": e.size,
         })).collect::<Vec<_>>()});
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
     let rows: Vec<Vec<String>> = events
@@ -495,14 +507,14 @@ fn trace(t: &Target, path: &str, format: Format, show: &dyn Fn(usize) -> String)
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         human::table(&["LAYER", "DIGEST", "ACTION", "TYPE", "SIZE"], &rows)
-    );
+    )?;
     match top {
-        Some(i) => println!("{path}: provided by layer {i} ({})", show(i)),
-        None if events.is_empty() => println!("{path}: not in any layer"),
-        None => println!("{path}: deleted (not visible at the top)"),
+        Some(i) => outln!("{path}: provided by layer {i} ({})", show(i))?,
+        None if events.is_empty() => outln!("{path}: not in any layer")?,
+        None => outln!("{path}: deleted (not visible at the top)")?,
     }
     Ok(())
 }
@@ -512,14 +524,14 @@ fn wasted(t: &Target, format: Format, top: usize, show: &dyn Fn(usize) -> String
     let total: u64 = list.iter().map(|w| w.size).sum();
     if format == Format::Json {
         let v = json!({"total": total, "files": list});
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
-    println!(
+    outln!(
         "Wasted: {} in {} file(s) kept in lower layers but deleted or replaced above",
         human::size(total),
         list.len()
-    );
+    )?;
     if list.is_empty() {
         return Ok(());
     }
@@ -535,9 +547,9 @@ fn wasted(t: &Target, format: Format, top: usize, show: &dyn Fn(usize) -> String
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         human::table(&["SIZE", "PATH", "KEPT IN LAYER", "HIDDEN"], &rows)
-    );
+    )?;
     Ok(())
 }

@@ -93,13 +93,13 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<()> {
         match f(n) {
             Ok(()) => println!("{n}"),
             Err(e) => {
-                eprintln!("Error response from daemon: {e:#}");
+                super::report(&e);
                 failed += 1;
             }
         }
     }
     if failed > 0 {
-        return Err(ExitError::new(1, format!("{failed} container(s) failed")).into());
+        return Err(ExitError::reported(1).into());
     }
     Ok(())
 }
@@ -322,22 +322,19 @@ pub fn wait(root: &DataRoot, a: WaitArgs) -> Result<()> {
                 match containers.load(&st.id).map(|s| s.known_exit_code()) {
                     Ok(Some(code)) => println!("{code}"),
                     Ok(None) | Err(_) => {
-                        eprintln!(
-                            "Error response from daemon: container {}: exit status unknown",
-                            st.id
-                        );
+                        eprintln!("nsbox: container {}: exit status unknown", st.id);
                         failed += 1;
                     }
                 }
             }
             Err(e) => {
-                eprintln!("Error response from daemon: {e}");
+                super::report(&anyhow::Error::from(e));
                 failed += 1;
             }
         }
     }
     if failed > 0 {
-        return Err(ExitError::new(1, format!("{failed} container(s) failed")).into());
+        return Err(ExitError::reported(1).into());
     }
     Ok(())
 }

@@ -109,7 +109,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub security: super::security::SecurityArgs,
     /// Parent cgroup for the container (absolute, or relative to nsbox's own cgroup).
-    #[arg(long = "cgroup-parent")]
+    #[arg(long = "cgroup-parent", value_parser = spec::resources::parse_cgroup_parent)]
     pub cgroup_parent: Option<String>,
     /// Run an OCI bundle (config.json + rootfs) instead of an image.
     #[arg(long, value_name = "DIR")]
@@ -121,11 +121,7 @@ pub struct RunArgs {
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
     /// IMAGE [COMMAND [ARG...]] (no IMAGE with --bundle).
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "IMAGE [COMMAND] [ARG...]"
-    )]
+    #[arg(trailing_var_arg = true, value_name = "IMAGE [COMMAND] [ARG...]")]
     pub args: Vec<String>,
 }
 
@@ -325,16 +321,9 @@ fn create(root: &DataRoot, containers: &Containers, plan: Plan) -> Result<Spec> 
 /// A creation error as the client reports it: nsbox's exit code and one line, the
 /// chain as main.rs prints it ("outer: inner: root cause", repeats dropped).
 fn failure(e: anyhow::Error) -> MonitorError {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in e.chain() {
-        let s = cause.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-    }
     MonitorError::Failed {
-        code: super::exit_code_of(&e),
-        msg: parts.join(": ").replace('\n', " "),
+        code: super::exit_code_of(&e, true),
+        msg: super::one_line(&e),
     }
 }
 

@@ -608,9 +608,11 @@ fn broadcast(clients: &mut Vec<Channel>, data: &[u8], stream: Stream) {
 /// Output goes to the log, and to our stdout/stderr (the client's) while attached.
 fn forward(data: &[u8], stream: Stream, log: &mut LogWriter, attached: &mut bool) {
     let _ = log.write(stream, data);
-    // If the client's terminal or pipe is gone, keep logging.
-    if *attached && write_all(stream, data).is_err() {
-        *attached = false;
+    // If the client's terminal or pipe is gone (`run ... | true`), keep logging; the client
+    // stays attached through the channel and still gets the exit status: a closed pipe is
+    // not a failed run. (A failed write to a closed pipe costs nothing: EPIPE at once.)
+    if *attached {
+        let _ = write_all(stream, data);
     }
 }
 
