@@ -215,8 +215,9 @@ pub fn kill_cmd(root: &DataRoot, a: KillArgs) -> Result<()> {
     let sig = parse_signal(&a.signal)?;
     each(&a.containers, |key| {
         let st = containers.resolve(key)?;
-        if st.phase() == Phase::Restarting {
-            // Docker: no process to signal; cancelling the pending restart is the kill.
+        if st.phase() == Phase::Restarting || (!st.is_alive() && settling(&st)) {
+            // Docker: no process to signal (a restart is pending, or pid 1 just exited and
+            // its monitor is recording it); cancelling the restart is the kill.
             containers.update(&st.id, |s| s.manually_stopped = true)?;
             return Ok(());
         }
