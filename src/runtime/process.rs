@@ -3,7 +3,7 @@
 
 use super::cgroups::Cgroup;
 use super::channel::{self, Channel, FromInit, ToInit};
-use super::{init, namespaces, sys, RuntimeError};
+use super::{init, namespaces, sys, unsupported, RuntimeError};
 use crate::explain;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::wait::waitpid;
@@ -67,6 +67,7 @@ pub fn create(
     id: &str,
     stdio: Stdio,
 ) -> Result<Launched, RuntimeError> {
+    unsupported::check(spec)?;
     let ns = namespaces::plan(spec)?;
     let cgroup = Cgroup::create(spec, id)?;
     let (ours, theirs) = channel::pair()?;

@@ -181,3 +181,24 @@ pub fn dup2(fd: RawFd, target: RawFd) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// fgetxattr(2): the extended attribute `name` of the file open at `fd`.
+pub fn fgetxattr(fd: BorrowedFd<'_>, name: &str) -> io::Result<Vec<u8>> {
+    let name =
+        std::ffi::CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let mut buf = vec![0u8; 256];
+    // SAFETY: `name` is NUL-terminated and `buf` is valid for `buf.len()` bytes for the call.
+    let n = unsafe {
+        libc::fgetxattr(
+            fd.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    buf.truncate(n as usize);
+    Ok(buf)
+}
