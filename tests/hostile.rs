@@ -12,6 +12,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// Runs its closure when dropped: cleanup that also happens when an assertion fails.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)()
+    }
+}
+
 /// A directory on the host standing for something an image must never reach; holds one
 /// file, `keep`, so that any change to it shows.
 struct HostDir {
@@ -327,20 +336,34 @@ fn symlink_swaps_never_leak_host_files_into_commit_export_or_diff() {
         .tempdir_in("/tmp")
         .unwrap();
     let marker = format!("TOPSECRET-{}", std::process::id());
-    fs::write(secret_dir.path().join("f"), &marker).unwrap();
-    fs::set_permissions(
-        secret_dir.path().join("f"),
-        fs::Permissions::from_mode(0o600),
-    )
-    .unwrap();
+    let leak_name = format!("leak-{}", std::process::id());
+    let secret = secret_dir.path().join(&leak_name);
+    fs::write(&secret, &marker).unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).unwrap();
+    // Many files sort before `zz`, so a reader that looks at `zz` and only later enters it
+    // has a wide window; `zz` flips between a directory and a symlink to the host's secret
+    // directory (absolute, so it dangles inside the container and means the host outside).
     let script = format!(
-        "mkdir -p /w; cd /w; while :; do rm -rf d; mkdir d; echo safe > d/f; rm -rf d; \
-         ln -s {s} d; rm -f f; ln -s {s}/f f; rm -f f; echo safe > f; done",
+        "mkdir -p /w; cd /w; i=0; while [ $i -lt 1500 ]; do echo x > a$i; i=$((i+1)); done; \
+         touch /started; \
+         while :; do rm -rf zz; mkdir zz; echo safe > zz/f; rm -rf zz; ln -s {s} zz; done",
         s = secret_dir.path().display()
     );
     env.ok(&[
         "run", "-d", "--name", "swapper", "busybox", "sh", "-c", &script,
     ]);
+    let _rm = OnDrop(|| {
+        let _ = env.nsbox(&["rm", "-f", "swapper"]);
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !env
+        .nsbox(&["exec", "swapper", "test", "-e", "/started"])
+        .status
+        .success()
+    {
+        assert!(Instant::now() < deadline, "the swapper never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let deadline = Instant::now() + Duration::from_secs(8);
     let mut rounds = 0;
     let mut outcomes = Vec::new();
@@ -351,11 +374,17 @@ fn symlink_swaps_never_leak_host_files_into_commit_export_or_diff() {
             !out.stdout
                 .windows(marker.len())
                 .any(|w| w == marker.as_bytes()),
-            "export leaked the host file"
+            "export leaked the host file (round {rounds})"
+        );
+        assert!(
+            !out.stdout
+                .windows(leak_name.len())
+                .any(|w| w == leak_name.as_bytes()),
+            "export listed the host directory (round {rounds})"
         );
         outcomes.push(out.status.success());
         let out = env.nsbox(&["diff", "swapper"]);
-        assert!(!stdout(&out).contains("/w/d/f\n/w/d/f"), "{}", stdout(&out));
+        assert!(!stdout(&out).contains(&leak_name), "{}", stdout(&out));
         let pause = if rounds % 2 == 0 {
             "--pause=true"
         } else {
@@ -390,6 +419,9 @@ fn commit_pauses_a_running_container_and_thaws_it() {
         "-c",
         "while :; do echo x >> /count; usleep 20000; done",
     ]);
+    let _rm = OnDrop(|| {
+        let _ = env.nsbox(&["rm", "-f", "busy"]);
+    });
     env.ok(&["commit", "busy", "paused:1"]);
     env.ok(&["commit", "-p", "busy", "paused:2"]);
     env.ok(&["commit", "--pause=false", "busy", "paused:3"]);
@@ -452,11 +484,18 @@ fn ppid_of(pid: &str) -> Option<String> {
 #[test]
 fn namespace_paths_are_joined_by_the_container_not_the_monitor() {
     let env = Env::new();
-    let mut holder = Command::new("unshare")
+    let holder = Command::new("unshare")
         .args(["--net", "sleep", "60"])
         .spawn()
         .expect("unshare");
     let hpid = holder.id().to_string();
+    let mut holder = Some(holder);
+    let _kill = OnDrop(move || {
+        if let Some(mut h) = holder.take() {
+            let _ = h.kill();
+            let _ = h.wait();
+        }
+    });
     // Wait for the holder to be in its own network namespace.
     let own = ns_of("self", "net").unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -484,7 +523,9 @@ fn namespace_paths_are_joined_by_the_container_not_the_monitor() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Find the container's init (in the holder's netns, not the holder) and its parent.
+    // Find the container's init: in the holder's netns and in a pid namespace of its own;
+    // its parent (in our pid namespace) is what launched it.
+    let own_pidns = ns_of("self", "pid").unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut checked = false;
     while Instant::now() < deadline && !checked {
@@ -493,13 +534,15 @@ fn namespace_paths_are_joined_by_the_container_not_the_monitor() {
             if !pid.chars().all(|c| c.is_ascii_digit()) || pid == hpid {
                 continue;
             }
-            if ns_of(&pid, "net").as_ref() != Some(&target) {
+            if ns_of(&pid, "net").as_ref() != Some(&target)
+                || ns_of(&pid, "pid").is_none_or(|p| p == own_pidns)
+            {
                 continue;
             }
             let Some(parent) = ppid_of(&pid) else {
                 continue;
             };
-            if ns_of(&parent, "net").as_ref() == Some(&target) {
+            if ns_of(&parent, "pid").as_ref() != Some(&own_pidns) {
                 continue; // a child of the container's own
             }
             assert_eq!(
@@ -513,8 +556,6 @@ fn namespace_paths_are_joined_by_the_container_not_the_monitor() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let out = run.wait_with_output().unwrap();
-    let _ = holder.kill();
-    let _ = holder.wait();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         stdout(&out).trim(),
