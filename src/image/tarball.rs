@@ -86,8 +86,10 @@ impl<W: Write> TarWriter<W> {
             let size = f.metadata()?.len();
             let mut h = Self::header(meta, EntryType::Regular);
             h.set_size(size);
-            // Exactly `size` bytes, even if the file grows while we read it.
-            return self.builder.append_data(&mut h, name, &mut f.take(size));
+            // Exactly `size` bytes even if a running container grows or truncates the file
+            // meanwhile (zeros make up for a shrink): the header stays true.
+            let mut data = f.take(size).chain(io::repeat(0)).take(size);
+            return self.builder.append_data(&mut h, name, &mut data);
         }
         let kind = if ft.is_char_device() {
             EntryType::Char
