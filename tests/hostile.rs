@@ -592,3 +592,42 @@ fn spec_fields_nsbox_cannot_enforce_are_errors() {
     assert_one_line_failure(&out);
     assert!(stderr(&out).contains("apparmorProfile"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_pid_namespace_path_is_joined_through_a_helper() {
+    let env = Env::new();
+    let holder = Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child", "sleep", "60"])
+        .spawn()
+        .expect("unshare");
+    let hpid = holder.id().to_string();
+    let mut holder = Some(holder);
+    let _kill = OnDrop(move || {
+        if let Some(mut h) = holder.take() {
+            let _ = h.kill();
+            let _ = h.wait();
+        }
+    });
+    let own = ns_of("self", "pid").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ns_of(&hpid, "pid_for_children").is_none_or(|n| n == own) {
+        assert!(Instant::now() < deadline, "unshare --pid never took effect");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let target = ns_of(&hpid, "pid_for_children").unwrap();
+    let b = env.root().join("pidbundle");
+    let path = format!("/proc/{hpid}/ns/pid_for_children");
+    bundle(&b, &["sh", "-c", "readlink /proc/self/ns/pid"], |c| {
+        c["linux"]["namespaces"] = serde_json::json!([
+            {"type": "pid", "path": path}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}
+        ]);
+    });
+    let out = nsbox_within(
+        &env,
+        &["run", "--bundle", b.to_str().unwrap(), "--name", "pidj"],
+        Duration::from_secs(30),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), target.to_string_lossy());
+    assert_eq!(ns_of("self", "pid").unwrap(), own);
+}

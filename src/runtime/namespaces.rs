@@ -38,6 +38,13 @@ pub struct Joined {
     pub file: Arc<File>,
 }
 
+impl NamespacePlan {
+    /// Whether a pid namespace is joined by path (init must then be cloned by a joiner).
+    pub fn joins_pid(&self) -> bool {
+        self.join.iter().any(|j| j.flag == CloneFlags::CLONE_NEWPID)
+    }
+}
+
 /// Join every namespace of the plan that has a path (in the child of clone, first thing).
 pub fn join_all(plan: &NamespacePlan) -> Result<(), NamespaceError> {
     for j in &plan.join {

@@ -36,7 +36,12 @@ pub fn clone_fork(flags: u64, cgroup_fd: Option<RawFd>) -> io::Result<Forked> {
     let mut args = CloneArgs {
         flags: flags | libc::CLONE_PIDFD as u64,
         pidfd: &mut pidfd as *mut libc::c_int as u64,
-        exit_signal: libc::SIGCHLD as u64,
+        // CLONE_PARENT (a sibling of ours) takes our exit signal; clone3 wants 0 then.
+        exit_signal: if flags & libc::CLONE_PARENT as u64 != 0 {
+            0
+        } else {
+            libc::SIGCHLD as u64
+        },
         ..Default::default()
     };
     if let Some(fd) = cgroup_fd {

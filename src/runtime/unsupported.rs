@@ -72,14 +72,6 @@ pub fn check(spec: &Spec) -> Result<(), Unsupported> {
         if new_userns {
             bad.push("linux.namespaces (a new user namespace)");
         }
-        let pid_path = l
-            .namespaces()
-            .iter()
-            .flatten()
-            .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_some());
-        if pid_path {
-            bad.push("linux.namespaces (joining a pid namespace by path)");
-        }
     }
     match bad.first() {
         Some(first) => Err(Unsupported(first.to_string())),
