@@ -45,20 +45,15 @@ impl<W: Write> TarWriter<W> {
         entry: &OsStr,
         meta: &Metadata,
     ) -> io::Result<()> {
-        self.append_with(
-            name,
-            meta,
-            || dir.read_link(entry),
-            || dir.open_file(entry, meta),
-        )
+        self.append_with(name, meta, || dir.read_link(entry), || dir.open_file(entry))
     }
 
     fn append_with(
         &mut self,
         name: &str,
         meta: &Metadata,
-        read_link: impl FnOnce() -> io::Result<PathBuf>,
-        open: impl FnOnce() -> io::Result<fs::File>,
+        read_link: impl FnOnce() -> io::Result<Option<PathBuf>>,
+        open: impl FnOnce() -> io::Result<Option<fs::File>>,
     ) -> io::Result<()> {
         let ft = meta.file_type();
         if ft.is_dir() {
@@ -69,20 +64,26 @@ impl<W: Write> TarWriter<W> {
         }
         if ft.is_symlink() {
             let mut h = Self::header(meta, EntryType::Symlink);
-            let target = read_link()?;
+            let Some(target) = read_link()? else {
+                return Ok(()); // changed since it was listed: as if we had listed it later
+            };
             return self.builder.append_link(&mut h, name, target);
         }
         if ft.is_file() {
+            let key = (meta.dev(), meta.ino());
             if meta.nlink() > 1 {
-                let key = (meta.dev(), meta.ino());
                 if let Some(first) = self.links.get(&key) {
                     let mut h = Self::header(meta, EntryType::Link);
                     let first = first.clone();
                     return self.builder.append_link(&mut h, name, first);
                 }
+            }
+            let Some(f) = open()? else {
+                return Ok(()); // changed since it was listed: as if we had listed it later
+            };
+            if meta.nlink() > 1 {
                 self.links.insert(key, name.to_string());
             }
-            let f = open()?;
             let size = f.metadata()?.len();
             let mut h = Self::header(meta, EntryType::Regular);
             h.set_size(size);

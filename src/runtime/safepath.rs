@@ -348,32 +348,31 @@ impl Dir {
         Ok(names)
     }
 
-    /// The symlink target of entry `name`.
-    pub fn read_link(&self, name: &OsStr) -> io::Result<PathBuf> {
-        readlinkat(self.fd.as_fd(), name)
-            .map(PathBuf::from)
-            .map_err(nix_io)
+    /// The symlink target of entry `name`; `None` if it is gone or no symlink any more (a
+    /// running container changed it since we looked).
+    pub fn read_link(&self, name: &OsStr) -> io::Result<Option<PathBuf>> {
+        match readlinkat(self.fd.as_fd(), name) {
+            Ok(t) => Ok(Some(PathBuf::from(t))),
+            Err(nix::Error::ENOENT) | Err(nix::Error::EINVAL) => Ok(None),
+            Err(e) => Err(nix_io(e)),
+        }
     }
 
-    /// Open regular file `name` for reading: never through a symlink, never blocking on a
-    /// fifo, and only if it is still the inode `expect` describes.
-    pub fn open_file(&self, name: &OsStr, expect: &Metadata) -> io::Result<File> {
-        let fd = openat(
+    /// Open regular file `name` for reading, never through a symlink and never blocking on
+    /// a fifo; `None` if it is gone or no regular file any more (changed since we looked).
+    pub fn open_file(&self, name: &OsStr) -> io::Result<Option<File>> {
+        let fd = match openat(
             self.fd.as_fd(),
             name,
             OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
             Mode::empty(),
-        )
-        .map_err(nix_io)?;
+        ) {
+            Ok(fd) => fd,
+            Err(e) if gone(&nix_io(e)) || e == nix::Error::ENXIO => return Ok(None),
+            Err(e) => return Err(nix_io(e)),
+        };
         let f = File::from(fd);
-        let md = f.metadata()?;
-        if !md.is_file() || md.ino() != expect.ino() || md.dev() != expect.dev() {
-            return Err(io::Error::other(format!(
-                "{} changed while it was read",
-                Path::new(name).display()
-            )));
-        }
-        Ok(f)
+        Ok(f.metadata()?.is_file().then_some(f))
     }
 
     /// The extended attribute `name` of this directory.
@@ -469,12 +468,15 @@ mod tests {
         let e = dir.entry(OsStr::new("link")).unwrap().unwrap();
         assert!(e.meta.file_type().is_symlink());
         assert_eq!(
-            dir.read_link(OsStr::new("link")).unwrap(),
-            Path::new("/etc")
+            dir.read_link(OsStr::new("link")).unwrap().as_deref(),
+            Some(Path::new("/etc"))
         );
+        assert!(dir.read_link(OsStr::new("sub")).unwrap().is_none());
         let sub = dir.open_dir(OsStr::new("sub")).unwrap();
         let f = sub.entry(OsStr::new("f")).unwrap().unwrap();
-        assert!(sub.open_file(OsStr::new("f"), &f.meta).is_ok());
-        assert!(dir.open_file(OsStr::new("link"), &e.meta).is_err());
+        assert!(f.meta.is_file());
+        assert!(sub.open_file(OsStr::new("f")).unwrap().is_some());
+        assert!(dir.open_file(OsStr::new("link")).unwrap().is_none());
+        assert!(dir.open_file(OsStr::new("sub")).unwrap().is_none());
     }
 }

@@ -64,10 +64,14 @@ fn copy_entry(dir: &Dir, e: &Entry, src: &Path, dst: &Path) -> Result<(), CopyEr
         return copy_dir_into(&sub, src, dst);
     }
     if ft.is_symlink() {
-        let target = dir.read_link(&e.name).map_err(err(src))?;
+        let Some(target) = dir.read_link(&e.name).map_err(err(src))? else {
+            return Ok(()); // changed since it was listed
+        };
         std::os::unix::fs::symlink(target, dst).map_err(err(dst))?;
     } else if ft.is_file() {
-        let mut from = dir.open_file(&e.name, md).map_err(err(src))?;
+        let Some(mut from) = dir.open_file(&e.name).map_err(err(src))? else {
+            return Ok(()); // changed since it was listed
+        };
         let mut to = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
