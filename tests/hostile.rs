@@ -129,6 +129,12 @@ fn run_either_way(env: &Env, args: &[&str]) -> Output {
         assert_one_line_failure(&out);
     }
     assert!(env.mounts().is_empty(), "{:?}", env.mounts());
+    if args.contains(&"--rm") {
+        let left = fs::read_dir(env.root().join("containers"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        assert_eq!(left, 0, "run --rm left a container behind");
+    }
     out
 }
 

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SafePathError {
-    #[error("{what} {path} in the container root: {err}")]
+    #[error("{what} {path} in the container root: {}", chain(err))]
     Path {
         what: &'static str,
         path: String,
@@ -41,6 +41,21 @@ pub enum SafePathError {
 }
 
 type Result<T> = std::result::Result<T, SafePathError>;
+
+/// An error and its root cause, on one line ("open newly created directory failed: Not a
+/// directory (os error 20)").
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut root = None;
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        root = Some(c);
+        cur = c.source();
+    }
+    match root {
+        Some(r) => format!("{e}: {r}"),
+        None => e.to_string(),
+    }
+}
 
 fn perr<'a>(
     what: &'static str,
