@@ -445,7 +445,56 @@ fn commit_pauses_a_running_container_and_thaws_it() {
         assert!(Instant::now() < deadline, "container stayed frozen");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A container paused by someone else stays paused after a commit.
+    let id = env
+        .ok(&["inspect", "-f", "{{.Id}}", "busy"])
+        .trim()
+        .to_string();
+    let (file, frozen, thawed) = freezer_of(&id).expect("the container's freezer");
+    fs::write(&file, frozen).unwrap();
+    env.ok(&["commit", "busy", "paused:4"]);
+    let state = fs::read_to_string(&file).unwrap();
+    fs::write(&file, thawed).unwrap();
+    assert_eq!(
+        state.trim(),
+        frozen,
+        "commit thawed a container it had not frozen"
+    );
     env.ok(&["rm", "-f", "busy"]);
+}
+
+/// The freezer file of container `id` (v1 freezer.state or v2 cgroup.freeze) and the
+/// values that freeze and thaw it.
+fn freezer_of(id: &str) -> Option<(PathBuf, &'static str, &'static str)> {
+    fn find(dir: &Path, name: &str, depth: u32) -> Option<PathBuf> {
+        for e in fs::read_dir(dir).ok()?.flatten() {
+            let p = e.path();
+            if !e.file_type().ok()?.is_dir() {
+                continue;
+            }
+            if e.file_name().to_string_lossy() == name {
+                for f in ["freezer.state", "cgroup.freeze"] {
+                    if p.join(f).exists() {
+                        return Some(p.join(f));
+                    }
+                }
+            }
+            if depth > 0 {
+                if let Some(f) = find(&p, name, depth - 1) {
+                    return Some(f);
+                }
+            }
+        }
+        None
+    }
+    let name = format!("nsbox-{id}");
+    let f = find(Path::new("/sys/fs/cgroup/freezer"), &name, 4)
+        .or_else(|| find(Path::new("/sys/fs/cgroup"), &name, 4))?;
+    if f.ends_with("freezer.state") {
+        Some((f, "FROZEN", "THAWED"))
+    } else {
+        Some((f, "1", "0"))
+    }
 }
 
 /// A bundle with a busybox rootfs and a hand-written config running `args`.

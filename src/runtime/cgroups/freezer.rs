@@ -19,10 +19,10 @@ pub enum FreezeError {
     Timeout(Duration),
 }
 
-/// A frozen cgroup; thawed when dropped.
+/// A frozen cgroup; thawed when dropped (unless it was frozen before we came).
 pub struct Frozen {
     file: PathBuf,
-    thaw: &'static str,
+    thaw: Option<&'static str>,
     old_mask: Option<SigSet>,
 }
 
@@ -44,6 +44,23 @@ pub fn freeze(r: &CgroupRef, limit: Duration) -> Result<Frozen, FreezeError> {
         .find(|d| d.join(name).exists())
         .ok_or(FreezeError::NoFreezer)?;
     let file = dir.join(name);
+    let (probe, want) = if v2 {
+        (dir.join("cgroup.events"), "frozen 1")
+    } else {
+        (file.clone(), "FROZEN")
+    };
+    let is_frozen = || -> Result<bool, FreezeError> {
+        let now = fs::read_to_string(&probe).map_err(io(&probe))?;
+        Ok(now.lines().any(|l| l.trim() == want))
+    };
+    if is_frozen()? {
+        // Paused by someone else: leave it as we found it.
+        return Ok(Frozen {
+            file,
+            thaw: None,
+            old_mask: None,
+        });
+    }
     let mut block = SigSet::empty();
     for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         block.add(s);
@@ -55,19 +72,13 @@ pub fn freeze(r: &CgroupRef, limit: Duration) -> Result<Frozen, FreezeError> {
             .map(|()| old);
     let frozen = Frozen {
         file: file.clone(),
-        thaw: if v2 { "0" } else { "THAWED" },
+        thaw: Some(if v2 { "0" } else { "THAWED" }),
         old_mask,
     };
     fs::write(&file, if v2 { "1" } else { "FROZEN" }).map_err(io(&file))?;
-    let (probe, want) = if v2 {
-        (dir.join("cgroup.events"), "frozen 1")
-    } else {
-        (file.clone(), "FROZEN")
-    };
     let deadline = Instant::now() + limit;
     loop {
-        let now = fs::read_to_string(&probe).map_err(io(&probe))?;
-        if now.lines().any(|l| l.trim() == want) {
+        if is_frozen()? {
             return Ok(frozen);
         }
         if Instant::now() >= deadline {
@@ -83,7 +94,9 @@ pub fn freeze(r: &CgroupRef, limit: Duration) -> Result<Frozen, FreezeError> {
 
 impl Drop for Frozen {
     fn drop(&mut self) {
-        let _ = fs::write(&self.file, self.thaw);
+        if let Some(thaw) = self.thaw {
+            let _ = fs::write(&self.file, thaw);
+        }
         if let Some(old) = self.old_mask.take() {
             let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
         }
