@@ -146,7 +146,9 @@ fn dev_symlink_to_an_absolute_host_dir_stays_inside() {
     hostile_image(&env, "hostile-dev:abs", |r| {
         symlink(&target, r.join("dev")).unwrap();
     });
-    run_either_way(&env, &["run", "--rm", "hostile-dev:abs", "true"]);
+    // Its target is made inside the image, as runc does for a dangling mount point.
+    let out = run_either_way(&env, &["run", "--rm", "hostile-dev:abs", "true"]);
+    assert!(out.status.success(), "{}", stderr(&out));
     host.assert_untouched();
     // With the target present inside the image too, the run works, all inside.
     let inside_target = target.clone();
@@ -175,7 +177,8 @@ fn dev_symlink_up_and_out_stays_inside() {
     hostile_image(&env, "hostile-dev:rel", |r| {
         symlink(&up, r.join("dev")).unwrap();
     });
-    run_either_way(&env, &["run", "--rm", "hostile-dev:rel", "true"]);
+    let out = run_either_way(&env, &["run", "--rm", "hostile-dev:rel", "true"]);
+    assert!(out.status.success(), "{}", stderr(&out));
     host.assert_untouched();
 }
 
@@ -685,4 +688,29 @@ fn a_pid_namespace_path_is_joined_through_a_helper() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), target.to_string_lossy());
     assert_eq!(ns_of("self", "pid").unwrap(), own);
+}
+
+#[test]
+fn a_dangling_etc_symlink_gets_its_target_made_inside() {
+    let env = Env::new();
+    hostile_image(&env, "dangling-resolv:1", |r| {
+        fs::create_dir_all(r.join("etc")).unwrap();
+        symlink(
+            "../run/systemd/resolve/stub-resolv.conf",
+            r.join("etc/resolv.conf"),
+        )
+        .unwrap();
+    });
+    let out = run_either_way(
+        &env,
+        &[
+            "run",
+            "--rm",
+            "dangling-resolv:1",
+            "cat",
+            "/etc/resolv.conf",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("nameserver"), "{}", stdout(&out));
 }

@@ -13,6 +13,7 @@ use nix::sys::stat::Mode;
 use pathrs::error::ErrorKind;
 use pathrs::flags::OpenFlags;
 use pathrs::{Handle, InodeType, Root};
+use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::fs::{File, Metadata, Permissions};
 use std::io::{self, Read};
@@ -92,6 +93,17 @@ pub fn fd_metadata(fd: BorrowedFd<'_>) -> io::Result<Metadata> {
     f.metadata()
 }
 
+/// The plain names and `..`s of `p` (`/` and `.` dropped).
+fn names_of(p: &Path) -> VecDeque<OsString> {
+    p.components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(n) => Some(n.to_os_string()),
+            std::path::Component::ParentDir => Some(OsString::from("..")),
+            _ => None,
+        })
+        .collect()
+}
+
 /// What `InRoot::make_node` creates.
 #[derive(Debug, Clone, Copy)]
 pub enum NodeKind {
@@ -141,30 +153,71 @@ impl InRoot {
             .map_err(perr("mkdir", path))
     }
 
-    /// The directory at `path`, made (0755) with its parents if missing.
+    /// The directory at `path`, made (0755) with its parents if missing. A dangling
+    /// symlink on the way is followed inside the root and its target made (as runc does).
     pub fn ensure_dir(&self, path: &Path) -> Result<Handle> {
-        match self.try_resolve(path)? {
-            Some(h) => Ok(h),
-            None => self.mkdir_all(path, 0o755),
+        if let Some(h) = self.try_resolve(path)? {
+            return Ok(h);
         }
+        self.mkdir_all(&self.target_of(path)?, 0o755)
     }
 
     /// The file at `path` (anything already there is kept, whatever it is), or a new empty
     /// regular file (0644) with its parent directories made: a mount point for a file bind.
+    /// A dangling symlink (`/etc/resolv.conf -> ../run/...`) gets its target made inside.
     pub fn ensure_file(&self, path: &Path) -> Result<Handle> {
         if let Some(h) = self.try_resolve(path)? {
             return Ok(h);
         }
-        if let Some(parent) = path.parent() {
+        let target = self.target_of(path)?;
+        if let Some(parent) = target.parent() {
             self.ensure_dir(parent)?;
         }
         let flags = OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC;
         drop(
             self.root
-                .create_file(path, flags, &Permissions::from_mode(0o644))
+                .create_file(&target, flags, &Permissions::from_mode(0o644))
                 .map_err(perr("create", path))?,
         );
-        self.resolve(path)
+        self.resolve(&target)
+    }
+
+    /// `path` with every symlink on it replaced by its target, read inside the root and
+    /// interpreted as if the root were `/` (missing components are kept as they are): where
+    /// a path that does not exist yet should be made. Only ever a name handed back to the
+    /// in-root calls above, so a wrong answer (a race) still cannot leave the root.
+    fn target_of(&self, path: &Path) -> Result<PathBuf> {
+        let mut done = PathBuf::from("/");
+        let mut pending: VecDeque<OsString> = names_of(path);
+        let mut links = 0;
+        while let Some(c) = pending.pop_front() {
+            if c == ".." {
+                done.pop();
+                continue;
+            }
+            let candidate = done.join(&c);
+            match self.root.readlink(&candidate) {
+                Ok(target) => {
+                    links += 1;
+                    if links > 40 {
+                        return Err(SafePathError::Io {
+                            what: "resolve",
+                            path: path.display().to_string(),
+                            err: io::Error::from_raw_os_error(libc::ELOOP),
+                        });
+                    }
+                    if target.is_absolute() {
+                        done = PathBuf::from("/");
+                    }
+                    for t in names_of(&target).into_iter().rev() {
+                        pending.push_front(t);
+                    }
+                }
+                // Not a symlink, or not there: the name stays.
+                Err(_) => done = candidate,
+            }
+        }
+        Ok(done)
     }
 
     /// Remove what is at `path` (never a directory; missing is fine), then make a device node
@@ -424,11 +477,9 @@ mod tests {
         symlink(&outside, root.join("dev")).unwrap();
         symlink("../../../..", root.join("real/up")).unwrap();
         let r = InRoot::open(&root).unwrap();
-        // `dev` dangles inside the root: refused, and nothing appears outside.
-        assert!(r.mkdir_all(Path::new("/dev/pts"), 0o755).is_err());
+        // `dev` dangles inside the root: its target is made inside, nothing outside.
         let inside = root.join(outside.strip_prefix("/").unwrap());
-        fs::create_dir_all(&inside).unwrap();
-        r.mkdir_all(Path::new("/dev/pts"), 0o755).unwrap();
+        r.ensure_dir(Path::new("/dev/pts")).unwrap();
         r.ensure_file(Path::new("/real/up/etc/hosts")).unwrap();
         r.replace_symlink(Path::new("/dev/fd"), Path::new("/proc/self/fd"))
             .unwrap();
@@ -440,6 +491,11 @@ mod tests {
             .unwrap()
             .is_symlink());
         assert!(root.join("etc/hosts").is_file());
+        symlink("../run/x/resolv.conf", root.join("etc/resolv.conf")).unwrap();
+        r.ensure_file(Path::new("/etc/resolv.conf")).unwrap();
+        assert!(root.join("run/x/resolv.conf").is_file());
+        symlink("loop", root.join("loop")).unwrap();
+        assert!(r.ensure_dir(Path::new("/loop/x")).is_err());
     }
 
     #[test]
