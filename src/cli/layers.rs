@@ -8,6 +8,7 @@ use crate::dataroot::DataRoot;
 use crate::image::analysis::{self, LayerStats};
 use crate::image::view::Stack;
 use crate::image::{changes, commit, export, normalize, save, short, ImageRecord, ImageStore};
+use crate::runtime::cgroups::freezer;
 use crate::state::{ContainerState, Containers};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
@@ -59,6 +60,9 @@ pub struct CommitArgs {
     /// Store the layer as a plain tar instead of gzip.
     #[arg(long)]
     pub no_compress: bool,
+    /// Pause (freeze) a running container while its files are read (`--pause=false`: don't).
+    #[arg(short, long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub pause: bool,
     #[arg(value_name = "CONTAINER")]
     pub container: String,
     #[arg(value_name = "NAME[:TAG]")]
@@ -152,6 +156,9 @@ fn diff(root: &DataRoot, a: DiffArgs) -> Result<()> {
     Ok(())
 }
 
+/// How long `commit` waits for a running container to freeze.
+const PAUSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn commit_cmd(root: &DataRoot, a: CommitArgs) -> Result<()> {
     let st = container(root, &a.container)?;
     let store = ImageStore::open(root)?;
@@ -168,7 +175,13 @@ fn commit_cmd(root: &DataRoot, a: CommitArgs) -> Result<()> {
         container_id: st.id.clone(),
         gzip: !a.no_compress,
     };
+    // Frozen while its files are read, thawed when `_frozen` drops (errors included).
+    let _frozen = match (&st.cgroup, a.pause && st.is_alive()) {
+        (Some(cg), true) => Some(freezer::freeze(cg, PAUSE_LIMIT)?),
+        _ => None,
+    };
     let rec = commit::commit(&store, &base, &upper, &opts)?;
+    drop(_frozen);
     outln!("{}", rec.id)?;
     Ok(())
 }

@@ -10,7 +10,7 @@ use crate::image::ImageStore;
 use crate::monitor::client::{ClientOptions, End};
 use crate::monitor::log::LogOptions;
 use crate::monitor::{self, MonitorError, RestartPolicy, Started};
-use crate::runtime::rootfs::secure_join;
+use crate::runtime::safepath::InRoot;
 use crate::spec::resources::ResourceOptions;
 use crate::spec::{self, NetworkMode, RunOptions, SpecContext};
 use crate::state::{self, ContainerState, Containers};
@@ -546,19 +546,21 @@ fn run_options(args: &RunArgs, cmd: Vec<String>) -> Result<RunOptions> {
     })
 }
 
-/// USER against the image's own /etc/passwd and /etc/group, read through the merged
-/// rootfs with symlinks resolved inside it (an image cannot point us at the host's).
+/// USER against the image's own /etc/passwd and /etc/group, opened inside the merged
+/// rootfs (an image cannot point us at the host's), refused unless regular files of at
+/// most `user::USER_DB_LIMIT` bytes (a fifo would block us, a huge file eat memory).
 pub(super) fn resolve_user(merged: &Path, user: &str) -> Result<spec::ResolvedUser> {
-    let read = |p: &str| -> String {
-        secure_join(merged, Path::new(p))
-            .ok()
-            .and_then(|p| fs::read_to_string(p).ok())
-            .unwrap_or_default()
+    let root = InRoot::open(merged)?;
+    let read = |p: &str| -> Result<String> {
+        let bytes = root.read_config_file(Path::new(p), spec::user::USER_DB_LIMIT)?;
+        Ok(bytes
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default())
     };
     Ok(spec::resolve_user(
         user,
-        &read("/etc/passwd"),
-        &read("/etc/group"),
+        &read("/etc/passwd")?,
+        &read("/etc/group")?,
     )?)
 }
 

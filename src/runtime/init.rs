@@ -5,6 +5,7 @@ use super::cgroups::Cgroup;
 use super::channel::{Channel, FromInit, ToInit};
 use super::namespaces::NamespacePlan;
 use super::process::Stdio;
+use super::safepath::InRoot;
 use super::seccomp::Filter;
 use super::tiny_init;
 use super::{exec, rootfs, security, sys, tty};
@@ -74,6 +75,8 @@ fn setup_and_exec(
     if let Some(cg) = cgroup {
         cg.join_self()?;
     }
+    // The spec's namespaces with a path: joined here, never by the launcher.
+    super::namespaces::join_all(&ns)?;
     match chan.expect::<ToInit>("the launcher")?.0 {
         ToInit::Proceed => {}
         other => return Err(format!("unexpected message {other:?}").into()),
@@ -84,7 +87,9 @@ fn setup_and_exec(
     }
     // Our own session: the caller's terminal signals reach us only through the monitor.
     setsid().map_err(|e| format!("setsid: {e}"))?;
-    umask(Mode::empty());
+    // Docker's umask from the start: directories made for mount points or the workdir are
+    // 0755, never world-writable (device nodes get their exact mode by chmod).
+    umask(Mode::from_bits_truncate(0o022));
 
     if let Some(h) = spec.hostname() {
         if ns.clone_flags.contains(CloneFlags::CLONE_NEWUTS) {
@@ -97,8 +102,18 @@ fn setup_and_exec(
         .as_ref()
         .and_then(|l| l.rootfs_propagation().clone());
     rootfs::enter(rootfs, propagation.as_deref())?;
-    rootfs::mount_all(spec, rootfs)?;
-    rootfs::create_devices(spec, rootfs)?;
+    {
+        // Opened after `enter` bound the rootfs on itself: mounts made through this fd land
+        // on the tree pivot_root will use.
+        let root = InRoot::open(rootfs)?;
+        rootfs::mount_all(spec, &root)?;
+        rootfs::create_devices(spec, &root)?;
+        // The working directory, made inside the root (0755, root's) as Docker does.
+        let cwd = process.cwd();
+        if cwd.is_absolute() {
+            root.ensure_dir(cwd)?;
+        }
+    }
     rootfs::pivot(rootfs)?;
     // Through the container's own /proc, before finish() makes /proc/sys read-only.
     security::apply_sysctls(spec)?;
@@ -117,9 +132,6 @@ fn setup_and_exec(
     security::apply_rlimits(process)?;
 
     let cwd = process.cwd();
-    if !cwd.exists() {
-        let _ = std::fs::create_dir_all(cwd);
-    }
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we
     // still hold it (runc's order); the rest of init then runs under it.
     if let Some(f) = filter.filter(|f| !f.late) {

@@ -8,11 +8,13 @@ mod init;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;
+pub mod safepath;
 pub mod seccomp;
 mod security;
 pub mod sys;
 pub mod tiny_init;
 pub mod tty;
+pub mod unsupported;
 
 pub use process::{create, Launched, Stdio};
 
@@ -24,6 +26,8 @@ pub enum RuntimeError {
     Cgroup(#[from] cgroups::CgroupError),
     #[error(transparent)]
     Channel(#[from] channel::ChannelError),
+    #[error(transparent)]
+    Unsupported(#[from] unsupported::Unsupported),
     #[error("clone: {0}")]
     Clone(std::io::Error),
     #[error("{0}")]

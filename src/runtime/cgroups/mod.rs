@@ -5,6 +5,7 @@
 //! Backends come from cgroups-rs: v2 (unified) when /sys/fs/cgroup is cgroup2, else v1
 //! with one cgroup per controller hierarchy (hybrid hosts included).
 
+pub mod freezer;
 pub mod mode;
 mod narrate;
 pub mod resources;
