@@ -267,6 +267,17 @@ fn start_one(
     if st.is_alive() {
         return Ok(0); // Docker: starting a running container is a no-op.
     }
+    // The previous run's monitor records the exit before it unmounts and leaves: let it
+    // finish (bounded), so that its cleanup never meets the new run.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut st = st.clone();
+    while st.monitor_alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        st = containers.load(&st.id)?;
+    }
+    if st.is_alive() {
+        return Ok(0);
+    }
     let spec = Spec::load(st.bundle.join("config.json")).context("load config.json")?;
     if !st.lower_dirs.is_empty() {
         let paths = overlay::OverlayPaths::for_container(&st.bundle, st.lower_dirs.clone());

@@ -673,9 +673,13 @@ fn cleanup(root: &DataRoot, containers: &Containers, id: &str, code: Option<i32>
     };
     let _ = overlay::unmount(&st.rootfs);
     let _ = containers.update(id, |s| {
-        s.monitor_pid = 0;
-        s.monitor_start = 0;
-        s.restarting = false;
+        // Only our own mark: a `start` right after the recorded exit may have a new
+        // monitor already.
+        if s.monitor_pid == std::process::id() as i32 {
+            s.monitor_pid = 0;
+            s.monitor_start = 0;
+            s.restarting = false;
+        }
     });
     let mut also: &[&str] = &[];
     if st.auto_remove {
