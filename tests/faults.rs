@@ -237,10 +237,9 @@ fn kill_9_during_rename_keeps_one_name_per_container() {
 }
 
 /// Found by the test above: a rename killed between reserving the new name and saving the
-/// state leaves `names/<new>` pointing at the container, so that name stays taken for good
-/// (state.rs / cli/lifecycle.rs, not swept by anything). Run with --run-ignored once fixed.
+/// state left `names/<new>` pointing at the container for good. Now the next listing
+/// frees whichever name the container's state does not carry.
 #[test]
-#[ignore = "known bug: a killed rename leaves its new name reserved (state.rs has no sweep for names/)"]
 fn kill_9_during_rename_frees_the_name_it_did_not_take() {
     let env = Env::with_busybox();
     env.ok(&["run", "--name", "n0", "busybox", "true"]);

@@ -354,13 +354,9 @@ pub fn wait(root: &DataRoot, a: WaitArgs) -> Result<()> {
 pub fn rename(root: &DataRoot, a: RenameArgs) -> Result<()> {
     let containers = Containers::open(root)?;
     let st = containers.resolve(&a.container)?;
-    containers.reserve_name(&a.new_name, &st.id)?;
-    if let Err(e) = containers.update(&st.id, |s| s.name = a.new_name.clone()) {
-        // The old name stays the container's: the new one is free again.
-        containers.release_name_of(&a.new_name, &st.id);
-        return Err(e.into());
-    }
-    containers.release_name_of(&st.name, &st.id);
+    // Name and state change together under the container's lock; a rename killed
+    // half-way leaves a name that the next listing or reservation frees.
+    containers.claim_name(&st.id, &a.new_name)?;
     Ok(())
 }
 

@@ -331,14 +331,14 @@ fn failure(e: anyhow::Error) -> MonitorError {
 /// start alike) the next try adds a number.
 fn reserve_name(containers: &Containers, given: Option<&str>, id: &str) -> Result<String> {
     if let Some(n) = given {
-        containers.reserve_name(n, id)?;
+        containers.claim_name(id, n)?;
         return Ok(n.to_string());
     }
     let mut attempt = 0;
     loop {
         let name = state::generated_name(id, attempt);
-        match containers.reserve_name(&name, id) {
-            Ok(()) => return Ok(name),
+        match containers.claim_name(id, &name) {
+            Ok(_) => return Ok(name),
             Err(state::StateError::NameInUse(..)) if attempt < 1000 => attempt += 1,
             Err(e) => return Err(e.into()),
         }
