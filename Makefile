@@ -9,7 +9,7 @@ export NSBOX_ROOT
 # rustup's cargo, for a fresh machine whose shell profile has not put it on PATH yet.
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all deps deps-run build images run test test-vm vm-prepare lint bench install clean
+.PHONY: all deps deps-run build images run test test-vm vm-prepare lint bench soak install clean
 
 # The VM stage of `make test`: the cgroup, overlay and namespace integration tests, run again
 # inside the pure cgroup-v2 qemu guest (tests/vm/run.sh). They run in the guest's root cgroup:
@@ -64,6 +64,12 @@ bench:
 	bash images/deps.sh bench
 	$(MAKE) build images
 	bash benches/run.sh
+
+# 1000 sequential and 200 concurrent `run --rm busybox true`, then a leak check (mounts,
+# cgroups, container dirs, scratch entries, processes). Minutes: not part of `make test`.
+soak:
+	$(MAKE) build images
+	bash benches/soak.sh
 
 install: build
 	install -D -m 0755 $(BIN) /usr/local/bin/nsbox

@@ -6,6 +6,7 @@
 //! also leave facts for the last line (`exit`): the cgroup's peak memory and what was
 //! removed, so the narration ends with one summary of the container's life.
 
+use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
@@ -46,7 +47,12 @@ pub fn step(kind: &str, detail: impl FnOnce() -> String) {
     } else {
         text_line(ms, kind, &detail)
     };
-    eprintln!("{line}");
+    // Narration never changes the outcome: a stderr that cannot be written (a closed pipe,
+    // a full disk) turns narration off, it never fails or interrupts setup or teardown.
+    let mut err = std::io::stderr().lock();
+    if writeln!(err, "{line}").is_err() {
+        MODE.store(0, Ordering::Relaxed);
+    }
 }
 
 fn text_line(ms: f64, kind: &str, detail: &str) -> String {

@@ -13,6 +13,7 @@ mod storage;
 
 use clap::{Parser, Subcommand};
 use dataroot::DataRoot;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -51,16 +52,37 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    quiet_on_closed_output();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
+        Err(e)
+            if !e.use_stderr()
+                || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            // Help and --version are not failures; neither is `nsbox volume` alone (Docker
+            // shows the group's help).
+            let mut out = std::io::stdout().lock();
+            return match write!(out, "{}", e.render()).and_then(|()| out.flush()) {
+                Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+                    cli::report(&cli::OutputError(err).into());
+                    ExitCode::from(cli::EXIT_NSBOX as u8)
+                }
+                _ => ExitCode::SUCCESS,
+            };
+        }
         Err(e) => {
-            // Help and --version are not failures; bad flags are nsbox failures (125).
-            let code = if e.use_stderr() { cli::EXIT_NSBOX } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code as u8);
+            // Bad flags are nsbox failures (125): one line and a hint, as Docker prints them.
+            let (line, hint) = cli::clap_error_lines(&e);
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{line}");
+            if let Some(hint) = hint {
+                let _ = writeln!(err, "{hint}");
+            }
+            return ExitCode::from(cli::EXIT_NSBOX as u8);
         }
     };
     let root = DataRoot::new(cli.root);
+    let in_run = matches!(cli.command, Command::Run(_));
     let result = match cli.command {
         Command::Run(args) => cli::run::run(&root, *args),
         Command::Container(cmd) => cli::container::dispatch(&root, cmd),
@@ -72,21 +94,38 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),
+        // `nsbox ps | head -1`: the reader has all it wanted; a quiet exit, as other CLIs.
+        Err(err) if cli::is_closed_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("nsbox: {}", one_line(&err));
-            ExitCode::from(cli::exit_code_of(&err) as u8)
+            if !cli::is_reported(&err) {
+                cli::report(&err);
+            }
+            ExitCode::from(cli::exit_code_of(&err, in_run) as u8)
         }
     }
 }
 
-/// anyhow's chain as one line: "outer: inner: root cause".
-fn one_line(err: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in err.chain() {
-        let s = cause.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
+/// `println!` panics when stdout cannot be written (a closed pipe, /dev/full). Commands print
+/// through `cli::out!` where they can; this catches the rest: a closed pipe ends the process
+/// quietly (exit 0, as `ps | head` expects), any other write error is one line and exit 125,
+/// never a panic's backtrace. Other panics keep the default report.
+fn quiet_on_closed_output() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        let Some(what) = msg.strip_prefix("failed printing to ") else {
+            return default(info);
+        };
+        let broken_pipe = std::io::Error::from(std::io::ErrorKind::BrokenPipe).to_string();
+        if what.contains(&broken_pipe) || what.contains("os error 32") {
+            std::process::exit(0);
         }
-    }
-    parts.join(": ").replace('\n', " ")
+        let _ = writeln!(std::io::stderr().lock(), "nsbox: write to {what}");
+        std::process::exit(cli::EXIT_NSBOX);
+    }));
 }

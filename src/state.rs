@@ -355,7 +355,8 @@ impl Containers {
                     let holder = fs::read_link(&link)
                         .map(|p| p.to_string_lossy().into_owned())
                         .unwrap_or_default();
-                    let stale = !holder.is_empty() && !self.dir_of(&holder).exists();
+                    let stale = !holder.is_empty()
+                        && (!self.dir_of(&holder).exists() || self.name_is_stale(name, &holder));
                     if stale && !reclaimed {
                         reclaimed = true;
                         let _ = fs::remove_file(&link);
@@ -364,6 +365,54 @@ impl Containers {
                     return Err(StateError::NameInUse(name.to_string(), holder));
                 }
                 Err(e) => return Err(io("reserve name", &link)(e)),
+            }
+        }
+    }
+
+    /// Reserve `name` for `id` and record it in its state, both under the container's lock,
+    /// releasing the name it had: a sweeper that takes the lock never sees the two
+    /// disagree unless the claimer died half-way.
+    pub fn claim_name(&self, id: &str, name: &str) -> Result<ContainerState> {
+        let _lock = self.lock(id)?;
+        let mut st = self.load(id)?;
+        self.reserve_name(name, id)?;
+        let old = std::mem::replace(&mut st.name, name.to_string());
+        if let Err(e) = self.write_unlocked(&st) {
+            self.release_name_of(name, id);
+            return Err(e);
+        }
+        if !old.is_empty() && old != name {
+            self.release_name_of(&old, id);
+        }
+        Ok(st)
+    }
+
+    /// Whether the name link `name` → `holder` is left over from a claim that died
+    /// half-way: the holder's state (read under its lock, taken without waiting) names
+    /// itself otherwise. A holder whose lock is taken is mid-claim, not stale.
+    fn name_is_stale(&self, name: &str, holder: &str) -> bool {
+        let Ok(dir) = File::open(self.dir_of(holder)) else {
+            return false;
+        };
+        match Flock::lock(dir, FlockArg::LockExclusiveNonblock) {
+            Ok(_lock) => self.load(holder).is_ok_and(|st| st.name != name),
+            Err(_) => false,
+        }
+    }
+
+    /// Release every name a dead claimer left pointing at a container that does not
+    /// carry it (`rename` or `run` killed between the name and the state).
+    pub fn sweep_names(&self) {
+        let Ok(rd) = fs::read_dir(&self.names) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Ok(holder) = fs::read_link(e.path()) else {
+                continue;
+            };
+            if self.name_is_stale(&name, &holder.to_string_lossy()) {
+                self.release_name_of(&name, &holder.to_string_lossy());
             }
         }
     }
@@ -469,6 +518,7 @@ impl Containers {
 
     /// Every container on disk (one without a readable state as Dead), newest first.
     pub fn list(&self) -> Result<Vec<ContainerState>> {
+        self.sweep_names();
         let mut out = Vec::new();
         let entries = fs::read_dir(&self.dir).map_err(io("read", &self.dir))?;
         for e in entries.flatten() {

@@ -266,7 +266,7 @@ fn placed_below_the_callers_cgroup_and_removed_after_exit_and_rm_f() {
         "{dirs:?}"
     );
     env.ok(&["rm", "-f", "placed"]);
-    assert_eq!(child.wait().unwrap().code(), Some(137));
+    assert_eq!(common::wait_child(&mut child, 30).code(), Some(137));
     std::thread::sleep(Duration::from_millis(100));
     assert!(
         dirs.iter().all(|d| !d.exists()),
@@ -280,7 +280,7 @@ fn placed_below_the_callers_cgroup_and_removed_after_exit_and_rm_f() {
         .spawn()
         .unwrap();
     let dirs = host_cgroup_dirs(running_pid(&env, "brief"));
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(common::wait_child(&mut child, 30).code(), Some(0));
     assert!(
         dirs.iter().all(|d| !d.exists()),
         "removed after exit: {dirs:?}"
@@ -383,10 +383,12 @@ fn bad_values_are_rejected_before_anything_is_created() {
 /// children. nsbox says so instead of moving processes it does not own.
 #[test]
 fn v2_no_internal_processes_is_explained() {
-    if !Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
-        || std::env::var_os("NSBOX_IN_VM").is_none()
+    if !common::in_vm()
+        || !common::prerequisite(
+            Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
+            "a pure cgroup v2 machine we own (the tests/vm guest)",
+        )
     {
-        eprintln!("needs a pure cgroup v2 machine we own (the tests/vm guest); skipping");
         return;
     }
     let env = Env::with_busybox();

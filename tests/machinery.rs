@@ -56,7 +56,7 @@ impl<'a> Running<'a> {
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         let _ = self.env.nsbox(&["rm", "-f", self.name]);
-        let _ = self.child.wait();
+        common::reap(&mut self.child, 30);
     }
 }
 

@@ -418,7 +418,7 @@ fn interactive_tty_needs_a_terminal() {
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(b"echo hi\n").ok();
-    let out = child.wait_with_output().unwrap();
+    let out = common::output_within(child, 30);
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
     assert!(
         stderr(&out).contains("the input device is not a TTY"),

@@ -388,6 +388,39 @@ fn bundle_with_uid_mappings_runs_in_its_user_namespace() {
 }
 
 #[test]
+fn bundle_with_a_new_user_namespace_joins_the_hosts_network_namespace_by_path() {
+    let env = Env::new();
+    let parent = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(parent.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let Some(bundle) = make_bundle(
+        parent.path(),
+        "busybox id -u; busybox readlink /proc/self/ns/net",
+    ) else {
+        return;
+    };
+    // The host's network namespace (owned by the host's user namespace) joined by path
+    // while the container gets its own user namespace: joined before the clone.
+    let host_net = format!("/proc/{}/ns/net", std::process::id());
+    let cfg_path = bundle.join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "network", "path": host_net}));
+    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    let out = env.nsbox(&["run", "--bundle", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0], "0");
+    let want = std::fs::read_link(&host_net).unwrap();
+    assert_eq!(lines[1], want.to_str().unwrap());
+    assert!(container_dirs(&env).is_empty());
+}
+
+#[test]
 fn new_volumes_belong_to_the_mapped_root() {
     let env = Env::with_busybox();
     let s = Subids::standard();

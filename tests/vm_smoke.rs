@@ -1,14 +1,13 @@
 //! Proves the VM stage of `make test` (tests/vm/run.sh + a nextest archive) runs our test
 //! binaries in a pure cgroup-v2 guest. Outside the guest (NSBOX_IN_VM unset) it skips.
 
-fn in_vm() -> bool {
-    std::env::var_os("NSBOX_IN_VM").is_some_and(|v| v == "1")
-}
+mod common;
+
+use common::in_vm;
 
 #[test]
 fn guest_has_unified_cgroup_with_controllers() {
     if !in_vm() {
-        eprintln!("skipped: not in the test VM (NSBOX_IN_VM != 1)");
         return;
     }
     let controllers = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
@@ -27,7 +26,6 @@ fn guest_has_unified_cgroup_with_controllers() {
 #[test]
 fn guest_can_mount_overlay() {
     if !in_vm() {
-        eprintln!("skipped: not in the test VM (NSBOX_IN_VM != 1)");
         return;
     }
     let fs = std::fs::read_to_string("/proc/filesystems").unwrap();

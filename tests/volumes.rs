@@ -157,11 +157,7 @@ impl<'a> Bg<'a> {
     }
 
     fn wait_output(&mut self) -> Output {
-        self.child
-            .take()
-            .expect("child already taken")
-            .wait_with_output()
-            .unwrap()
+        common::output_within(self.child.take().expect("child already taken"), 60)
     }
 }
 

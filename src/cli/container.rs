@@ -183,16 +183,14 @@ fn rm(root: &DataRoot, a: RmArgs) -> Result<()> {
         match remove_one(root, &containers, key, a.force, a.volumes) {
             Ok(()) => println!("{key}"),
             Err(e) => {
-                eprintln!("Error response from daemon: {e:#}");
+                super::report(&e);
                 failed += 1;
             }
         }
     }
     if failed > 0 {
         // Docker exits 1 when some removals failed; the messages are already printed.
-        return Err(
-            ExitError::new(1, format!("{failed} container(s) could not be removed")).into(),
-        );
+        return Err(ExitError::reported(1).into());
     }
     Ok(())
 }
@@ -304,16 +302,19 @@ fn cgroups_of(st: &ContainerState) -> Vec<CgroupRef> {
             .trim_start_matches('/')
             .to_string(),
             parents: Default::default(),
+            created_parents: Vec::new(),
         },
         (Mode::Unified, p) => CgroupRef {
             mode,
             path: format!("{}/{name}", p.trim_start_matches('/')),
             parents: Default::default(),
+            created_parents: Vec::new(),
         },
         (_, "") => CgroupRef {
             mode,
             path: name,
             parents: own,
+            created_parents: Vec::new(),
         },
         (_, p) => CgroupRef {
             mode,
@@ -324,6 +325,7 @@ fn cgroups_of(st: &ContainerState) -> Vec<CgroupRef> {
             } else {
                 own
             },
+            created_parents: Vec::new(),
         },
     };
     vec![r]

@@ -49,7 +49,6 @@ pub struct ExecArgs {
         required = true,
         num_args = 2..,
         trailing_var_arg = true,
-        allow_hyphen_values = true,
         value_name = "CONTAINER COMMAND [ARG...]"
     )]
     pub args: Vec<String>,
@@ -127,7 +126,9 @@ pub fn exec(root: &DataRoot, a: ExecArgs) -> Result<i32> {
     } else if !a.interactive {
         stdio.fds[0] = Some(null.as_raw_fd());
     }
-    let entered = enter::spawn_in(st.pid, st.cgroup.as_ref(), &process, stdio)
+    crate::runtime::seccomp::use_cache_dir(root.path().join("cache").join("seccomp"));
+    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let entered = enter::spawn_in(st.pid, st.cgroup.as_ref(), &process, seccomp, stdio)
         .map_err(|e: RuntimeError| ExitError::new(e.exit_code(), e.to_string()))?;
     if a.detach {
         return Ok(0);

@@ -3,11 +3,12 @@
 //! analysis}`; this file resolves names, prints tables and JSON, and writes output files
 //! by temp-then-rename.
 
-use super::human;
+use super::{human, out, outln, OutputError};
 use crate::dataroot::DataRoot;
 use crate::image::analysis::{self, LayerStats};
 use crate::image::view::Stack;
 use crate::image::{changes, commit, export, normalize, save, short, ImageRecord, ImageStore};
+use crate::runtime::cgroups::freezer;
 use crate::state::{ContainerState, Containers};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
@@ -59,6 +60,9 @@ pub struct CommitArgs {
     /// Store the layer as a plain tar instead of gzip.
     #[arg(long)]
     pub no_compress: bool,
+    /// Pause (freeze) a running container while its files are read (`--pause=false`: don't).
+    #[arg(short, long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub pause: bool,
     #[arg(value_name = "CONTAINER")]
     pub container: String,
     #[arg(value_name = "NAME[:TAG]")]
@@ -148,9 +152,12 @@ fn diff(root: &DataRoot, a: DiffArgs) -> Result<()> {
     for c in changes::changes(&upper, &st.lower_dirs)? {
         out.push_str(&format!("{c}\n"));
     }
-    print!("{out}");
+    out!("{out}")?;
     Ok(())
 }
+
+/// How long `commit` waits for a running container to freeze.
+const PAUSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn commit_cmd(root: &DataRoot, a: CommitArgs) -> Result<()> {
     let st = container(root, &a.container)?;
@@ -169,8 +176,14 @@ fn commit_cmd(root: &DataRoot, a: CommitArgs) -> Result<()> {
         gzip: !a.no_compress,
         unmap: super::userns::unmap_of(&st),
     };
+    // Frozen while its files are read, thawed when `_frozen` drops (errors included).
+    let _frozen = match (&st.cgroup, a.pause && st.is_alive()) {
+        (Some(cg), true) => Some(freezer::freeze(cg, PAUSE_LIMIT)?),
+        _ => None,
+    };
     let rec = commit::commit(&store, &base, &upper, &opts)?;
-    println!("{}", rec.id);
+    drop(_frozen);
+    outln!("{}", rec.id)?;
     Ok(())
 }
 
@@ -187,8 +200,20 @@ fn write_output(
             bail!("cowardly refusing to write {what} to a terminal: use the -o flag or redirect");
         }
         let mut lock = std::io::BufWriter::new(stdout.lock());
-        f(&mut lock)?;
-        lock.flush()?;
+        // Here a broken pipe can only be stdout's: `save busybox | head -c1` ends quietly.
+        let closed = |e: &anyhow::Error| {
+            e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            })
+        };
+        if let Err(e) = f(&mut lock) {
+            if closed(&e) {
+                return Err(OutputError(std::io::ErrorKind::BrokenPipe.into()).into());
+            }
+            return Err(e);
+        }
+        lock.flush().map_err(OutputError)?;
         return Ok(());
     };
     let _ = root;
@@ -338,7 +363,7 @@ fn history(root: &DataRoot, a: HistoryArgs) -> Result<()> {
     let rec = store.resolve(&a.image)?;
     let rows = history_rows(&store, &rec)?;
     if a.format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?)?;
         return Ok(());
     }
     let table: Vec<Vec<String>> = rows
@@ -361,13 +386,13 @@ fn history(root: &DataRoot, a: HistoryArgs) -> Result<()> {
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         human::table(
             &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
             &table
         )
-    );
+    )?;
     Ok(())
 }
 
@@ -435,7 +460,7 @@ fn layers(root: &DataRoot, a: LayersArgs) -> Result<()> {
                        "size": s.size, "added": s.added, "modified": s.modified, "deleted": s.deleted})
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
     let rows: Vec<Vec<String>> = stats
@@ -453,7 +478,7 @@ fn layers(root: &DataRoot, a: LayersArgs) -> Result<()> {
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         human::table(
             &[
@@ -467,7 +492,7 @@ fn layers(root: &DataRoot, a: LayersArgs) -> Result<()> {
             ],
             &rows
         )
-    );
+    )?;
     Ok(())
 }
 
@@ -478,7 +503,7 @@ fn trace(t: &Target, path: &str, format: Format, show: &dyn Fn(usize) -> String)
         let v = json!({"path": path, "provided_by": top, "events": events.iter().map(|e| json!({
             "layer": e.layer, "digest": t.names[e.layer], "action": e.action, "kind": e.kind, "size": e.size,
         })).collect::<Vec<_>>()});
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
     let rows: Vec<Vec<String>> = events
@@ -497,14 +522,14 @@ fn trace(t: &Target, path: &str, format: Format, show: &dyn Fn(usize) -> String)
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         human::table(&["LAYER", "DIGEST", "ACTION", "TYPE", "SIZE"], &rows)
-    );
+    )?;
     match top {
-        Some(i) => println!("{path}: provided by layer {i} ({})", show(i)),
-        None if events.is_empty() => println!("{path}: not in any layer"),
-        None => println!("{path}: deleted (not visible at the top)"),
+        Some(i) => outln!("{path}: provided by layer {i} ({})", show(i))?,
+        None if events.is_empty() => outln!("{path}: not in any layer")?,
+        None => outln!("{path}: deleted (not visible at the top)")?,
     }
     Ok(())
 }
@@ -514,14 +539,14 @@ fn wasted(t: &Target, format: Format, top: usize, show: &dyn Fn(usize) -> String
     let total: u64 = list.iter().map(|w| w.size).sum();
     if format == Format::Json {
         let v = json!({"total": total, "files": list});
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
-    println!(
+    outln!(
         "Wasted: {} in {} file(s) kept in lower layers but deleted or replaced above",
         human::size(total),
         list.len()
-    );
+    )?;
     if list.is_empty() {
         return Ok(());
     }
@@ -537,9 +562,9 @@ fn wasted(t: &Target, format: Format, top: usize, show: &dyn Fn(usize) -> String
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         human::table(&["SIZE", "PATH", "KEPT IN LAYER", "HIDDEN"], &rows)
-    );
+    )?;
     Ok(())
 }

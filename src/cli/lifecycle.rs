@@ -93,13 +93,13 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<()> {
         match f(n) {
             Ok(()) => println!("{n}"),
             Err(e) => {
-                eprintln!("Error response from daemon: {e:#}");
+                super::report(&e);
                 failed += 1;
             }
         }
     }
     if failed > 0 {
-        return Err(ExitError::new(1, format!("{failed} container(s) failed")).into());
+        return Err(ExitError::reported(1).into());
     }
     Ok(())
 }
@@ -215,8 +215,9 @@ pub fn kill_cmd(root: &DataRoot, a: KillArgs) -> Result<()> {
     let sig = parse_signal(&a.signal)?;
     each(&a.containers, |key| {
         let st = containers.resolve(key)?;
-        if st.phase() == Phase::Restarting {
-            // Docker: no process to signal; cancelling the pending restart is the kill.
+        if st.phase() == Phase::Restarting || (!st.is_alive() && settling(&st)) {
+            // Docker: no process to signal (a restart is pending, or pid 1 just exited and
+            // its monitor is recording it); cancelling the restart is the kill.
             containers.update(&st.id, |s| s.manually_stopped = true)?;
             return Ok(());
         }
@@ -265,6 +266,17 @@ fn start_one(
 ) -> Result<i32> {
     if st.is_alive() {
         return Ok(0); // Docker: starting a running container is a no-op.
+    }
+    // The previous run's monitor records the exit before it unmounts and leaves: let it
+    // finish (bounded), so that its cleanup never meets the new run.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut st = st.clone();
+    while st.monitor_alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        st = containers.load(&st.id)?;
+    }
+    if st.is_alive() {
+        return Ok(0);
     }
     let spec = Spec::load(st.bundle.join("config.json")).context("load config.json")?;
     if !st.lower_dirs.is_empty() {
@@ -323,22 +335,19 @@ pub fn wait(root: &DataRoot, a: WaitArgs) -> Result<()> {
                 match containers.load(&st.id).map(|s| s.known_exit_code()) {
                     Ok(Some(code)) => println!("{code}"),
                     Ok(None) | Err(_) => {
-                        eprintln!(
-                            "Error response from daemon: container {}: exit status unknown",
-                            st.id
-                        );
+                        eprintln!("nsbox: container {}: exit status unknown", st.id);
                         failed += 1;
                     }
                 }
             }
             Err(e) => {
-                eprintln!("Error response from daemon: {e}");
+                super::report(&anyhow::Error::from(e));
                 failed += 1;
             }
         }
     }
     if failed > 0 {
-        return Err(ExitError::new(1, format!("{failed} container(s) failed")).into());
+        return Err(ExitError::reported(1).into());
     }
     Ok(())
 }
@@ -346,13 +355,9 @@ pub fn wait(root: &DataRoot, a: WaitArgs) -> Result<()> {
 pub fn rename(root: &DataRoot, a: RenameArgs) -> Result<()> {
     let containers = Containers::open(root)?;
     let st = containers.resolve(&a.container)?;
-    containers.reserve_name(&a.new_name, &st.id)?;
-    if let Err(e) = containers.update(&st.id, |s| s.name = a.new_name.clone()) {
-        // The old name stays the container's: the new one is free again.
-        containers.release_name_of(&a.new_name, &st.id);
-        return Err(e.into());
-    }
-    containers.release_name_of(&st.name, &st.id);
+    // Name and state change together under the container's lock; a rename killed
+    // half-way leaves a name that the next listing or reservation frees.
+    containers.claim_name(&st.id, &a.new_name)?;
     Ok(())
 }
 

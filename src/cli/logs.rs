@@ -1,6 +1,6 @@
 //! `nsbox logs`: the container's json-file log, as `docker logs` prints it.
 
-use super::ExitError;
+use super::{ExitError, OutputError};
 use crate::dataroot::DataRoot;
 use crate::monitor::log::{self, Entry};
 use crate::state::{Containers, Status};
@@ -61,7 +61,7 @@ pub fn logs(root: &DataRoot, a: LogsArgs) -> Result<()> {
         entries.drain(..entries.len().saturating_sub(n));
     }
     for e in &entries {
-        print_entry(e, a.timestamps);
+        print_entry(e, a.timestamps)?;
     }
     if a.follow && until.is_none() {
         follow(&containers, &st.id, &st.log_path, a.timestamps)?;
@@ -69,18 +69,22 @@ pub fn logs(root: &DataRoot, a: LogsArgs) -> Result<()> {
     Ok(())
 }
 
-fn print_entry(e: &Entry, timestamps: bool) {
+/// One entry to its stream. A stream that cannot be written ends `logs` (a closed pipe
+/// quietly, in main): following a log nobody reads would never end.
+fn print_entry(e: &Entry, timestamps: bool) -> Result<(), OutputError> {
     let line = if timestamps {
         format!("{} {}", e.time, e.log)
     } else {
         e.log.clone()
     };
-    let _ = if e.stream == "stderr" {
-        std::io::stderr().write_all(line.as_bytes())
+    if e.stream == "stderr" {
+        std::io::stderr().write_all(line.as_bytes())?;
     } else {
-        let mut out = std::io::stdout();
-        out.write_all(line.as_bytes()).and_then(|()| out.flush())
-    };
+        let mut out = std::io::stdout().lock();
+        out.write_all(line.as_bytes())?;
+        out.flush()?;
+    }
+    Ok(())
 }
 
 /// Print entries as they are appended, until the container stops running and the log has
@@ -109,7 +113,7 @@ fn follow(containers: &Containers, id: &str, path: &Path, timestamps: bool) -> R
                             continue; // the monitor is still writing this entry
                         }
                         if let Ok(e) = serde_json::from_str::<Entry>(partial.trim_end()) {
-                            print_entry(&e, timestamps);
+                            print_entry(&e, timestamps)?;
                         }
                         partial.clear();
                         got = true;

@@ -3,7 +3,8 @@
 //! the image, Docker's copy-up) and missing `-v` bind dirs made; and the container's own
 //! anonymous volumes removed with it.
 
-use crate::runtime::rootfs::{secure_join, MountInfo};
+use crate::runtime::rootfs::MountInfo;
+use crate::runtime::safepath::InRoot;
 use crate::spec::mounts::{self as parse, MountKind, MountRequest};
 use crate::state::{Containers, MountPoint};
 use crate::storage::copy;
@@ -201,10 +202,14 @@ fn prepare_one(volumes: &Volumes, r: &MountRequest, merged: &Path, p: &mut Prepa
             }
             let data = volumes.data_dir(&vol.name);
             if !nocopy && copy::is_empty_dir(&data) {
-                let src = secure_join(merged, Path::new(&r.target))
+                // The image's content at the mount point, found inside the image and held by
+                // fd: a symlink in the image cannot make us copy a host directory.
+                let root = InRoot::open(merged)?;
+                let src = root
+                    .try_resolve(Path::new(&r.target))
                     .with_context(|| format!("resolve {} in the image", r.target))?;
-                if src.is_dir() {
-                    copy::copy_up(&src, &data)?;
+                if let Some(src) = src {
+                    copy::copy_up_from(src, &data)?;
                 }
             }
             let mut mp = point("volume", &vol.name, &data);

@@ -10,7 +10,7 @@ use crate::image::ImageStore;
 use crate::monitor::client::{ClientOptions, End};
 use crate::monitor::log::LogOptions;
 use crate::monitor::{self, MonitorError, RestartPolicy, Started};
-use crate::runtime::rootfs::secure_join;
+use crate::runtime::safepath::InRoot;
 use crate::spec::resources::ResourceOptions;
 use crate::spec::{self, NetworkMode, RunOptions, SpecContext};
 use crate::state::{self, ContainerState, Containers};
@@ -108,8 +108,10 @@ pub struct RunArgs {
     pub resources: ResourceArgs,
     #[command(flatten)]
     pub userns: super::userns::UsernsArgs,
+    #[command(flatten)]
+    pub security: super::security::SecurityArgs,
     /// Parent cgroup for the container (absolute, or relative to nsbox's own cgroup).
-    #[arg(long = "cgroup-parent")]
+    #[arg(long = "cgroup-parent", value_parser = spec::resources::parse_cgroup_parent)]
     pub cgroup_parent: Option<String>,
     /// Run an OCI bundle (config.json + rootfs) instead of an image.
     #[arg(long, value_name = "DIR")]
@@ -121,11 +123,7 @@ pub struct RunArgs {
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
     /// IMAGE [COMMAND [ARG...]] (no IMAGE with --bundle).
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "IMAGE [COMMAND] [ARG...]"
-    )]
+    #[arg(trailing_var_arg = true, value_name = "IMAGE [COMMAND] [ARG...]")]
     pub args: Vec<String>,
 }
 
@@ -337,16 +335,9 @@ fn create(root: &DataRoot, containers: &Containers, plan: Plan) -> Result<Spec> 
 /// A creation error as the client reports it: nsbox's exit code and one line, the
 /// chain as main.rs prints it ("outer: inner: root cause", repeats dropped).
 fn failure(e: anyhow::Error) -> MonitorError {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in e.chain() {
-        let s = cause.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-    }
     MonitorError::Failed {
-        code: super::exit_code_of(&e),
-        msg: parts.join(": ").replace('\n', " "),
+        code: super::exit_code_of(&e, true),
+        msg: super::one_line(&e),
     }
 }
 
@@ -354,14 +345,14 @@ fn failure(e: anyhow::Error) -> MonitorError {
 /// start alike) the next try adds a number.
 fn reserve_name(containers: &Containers, given: Option<&str>, id: &str) -> Result<String> {
     if let Some(n) = given {
-        containers.reserve_name(n, id)?;
+        containers.claim_name(id, n)?;
         return Ok(n.to_string());
     }
     let mut attempt = 0;
     loop {
         let name = state::generated_name(id, attempt);
-        match containers.reserve_name(&name, id) {
-            Ok(()) => return Ok(name),
+        match containers.claim_name(id, &name) {
+            Ok(_) => return Ok(name),
             Err(state::StateError::NameInUse(..)) if attempt < 1000 => attempt += 1,
             Err(e) => return Err(e.into()),
         }
@@ -378,6 +369,8 @@ pub fn launch(
     detach: bool,
     client: &ClientOptions,
 ) -> Result<i32> {
+    // Compiled seccomp filters are kept by profile digest (runtime/seccomp.rs).
+    crate::runtime::seccomp::use_cache_dir(root.path().join("cache").join("seccomp"));
     // Blocked before the fork so that none is lost (the client reads them from a
     // signalfd), and so that none kills the monitor before it has its own session.
     nix::sys::signal::sigprocmask(
@@ -563,23 +556,25 @@ fn run_options(args: &RunArgs, cmd: Vec<String>) -> Result<RunOptions> {
         },
         read_only: args.read_only,
         tty: args.tty,
-        security: Default::default(),
+        security: args.security.to_options()?,
     })
 }
 
-/// USER against the image's own /etc/passwd and /etc/group, read through the merged
-/// rootfs with symlinks resolved inside it (an image cannot point us at the host's).
+/// USER against the image's own /etc/passwd and /etc/group, opened inside the merged
+/// rootfs (an image cannot point us at the host's), refused unless regular files of at
+/// most `user::USER_DB_LIMIT` bytes (a fifo would block us, a huge file eat memory).
 pub(super) fn resolve_user(merged: &Path, user: &str) -> Result<spec::ResolvedUser> {
-    let read = |p: &str| -> String {
-        secure_join(merged, Path::new(p))
-            .ok()
-            .and_then(|p| fs::read_to_string(p).ok())
-            .unwrap_or_default()
+    let root = InRoot::open(merged)?;
+    let read = |p: &str| -> Result<String> {
+        let bytes = root.read_config_file(Path::new(p), spec::user::USER_DB_LIMIT)?;
+        Ok(bytes
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default())
     };
     Ok(spec::resolve_user(
         user,
-        &read("/etc/passwd"),
-        &read("/etc/group"),
+        &read("/etc/passwd")?,
+        &read("/etc/group")?,
     )?)
 }
 

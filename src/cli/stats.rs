@@ -10,7 +10,7 @@
 //! without `-a` is an error ("Container X is not running", exit 1), checked before
 //! anything is printed.
 
-use super::{human, ExitError};
+use super::{human, ExitError, OutputError};
 use crate::dataroot::DataRoot;
 use crate::runtime::cgroups::{self, Cgroup};
 use crate::state::{ContainerState, Containers};
@@ -189,13 +189,11 @@ pub fn stats(root: &DataRoot, a: StatsArgs) -> Result<()> {
             }
         }
         let mut lock = stdout.lock();
-        // A closed pipe (stats | head) ends the stream quietly.
-        if lock
-            .write_all(out.as_bytes())
+        // A closed pipe (stats | head) ends the stream quietly (in main); ENOSPC is an error.
+        lock.write_all(out.as_bytes())
             .and_then(|()| lock.flush())
-            .is_err()
-            || a.no_stream
-        {
+            .map_err(OutputError::from)?;
+        if a.no_stream {
             return Ok(());
         }
         drop(lock);

@@ -46,17 +46,13 @@ pub fn update(root: &DataRoot, a: UpdateArgs) -> Result<()> {
         match update_one(&containers, key, &a.resources) {
             Ok(()) => println!("{key}"),
             Err(e) => {
-                eprintln!("Error response from daemon: {e:#}");
+                super::report(&e);
                 failed += 1;
             }
         }
     }
     if failed > 0 {
-        return Err(ExitError::new(
-            EXIT_NSBOX,
-            format!("{failed} container(s) could not be updated"),
-        )
-        .into());
+        return Err(ExitError::reported(EXIT_NSBOX).into());
     }
     Ok(())
 }

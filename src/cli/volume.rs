@@ -3,7 +3,7 @@
 //! container's state, running or stopped, as Docker counts references.
 
 use super::inspect::{parse_template, render};
-use super::{human, ExitError, EXIT_NSBOX};
+use super::{human, out, outln, ExitError, EXIT_NSBOX};
 use crate::dataroot::DataRoot;
 use crate::state::{ContainerState, Containers};
 use crate::storage::volumes::{Volume, VolumeError, Volumes};
@@ -121,7 +121,7 @@ fn create(root: &DataRoot, a: CreateArgs) -> Result<()> {
     let (vol, _) = Volumes::open(root)?
         .create(a.name.as_deref(), labels)
         .map_err(daemon)?;
-    println!("{}", vol.name);
+    outln!("{}", vol.name)?;
     Ok(())
 }
 
@@ -135,7 +135,7 @@ fn ls(root: &DataRoot, a: LsArgs) -> Result<()> {
         .collect();
     if a.quiet {
         for v in &vols {
-            println!("{}", v.name);
+            outln!("{}", v.name)?;
         }
         return Ok(());
     }
@@ -143,7 +143,7 @@ fn ls(root: &DataRoot, a: LsArgs) -> Result<()> {
         .iter()
         .map(|v| vec![DRIVER.to_string(), v.name.clone()])
         .collect();
-    print!("{}", human::table(&["DRIVER", "VOLUME NAME"], &rows));
+    out!("{}", human::table(&["DRIVER", "VOLUME NAME"], &rows))?;
     Ok(())
 }
 
@@ -162,10 +162,10 @@ fn inspect(root: &DataRoot, a: InspectArgs) -> Result<()> {
     // Like Docker, show what was found even when some names were not.
     match &template {
         None if found.is_empty() => {}
-        None => println!("{}", serde_json::to_string_pretty(&Json::Array(found))?),
+        None => outln!("{}", serde_json::to_string_pretty(&Json::Array(found))?)?,
         Some(t) => {
             for o in &found {
-                println!("{}", render(t, o)?);
+                outln!("{}", render(t, o)?)?;
             }
         }
     }
@@ -178,7 +178,7 @@ fn rm(root: &DataRoot, a: RmArgs) -> Result<()> {
     let mut errors = Vec::new();
     for name in &a.names {
         match remove_one(&vols, users.get(name), name, a.force) {
-            Ok(()) => println!("{name}"),
+            Ok(()) => outln!("{name}")?,
             Err(e) => errors.push(e),
         }
     }
@@ -212,12 +212,8 @@ fn remove_one(
 /// Docker refuses both).
 fn refusal(name: &str, users: Option<&Users>, force: bool) -> Option<String> {
     let u = users?;
-    (u.running || !force).then(|| {
-        format!(
-            "Error response from daemon: remove {name}: volume is in use - [{}]",
-            u.ids.join(", ")
-        )
-    })
+    (u.running || !force)
+        .then(|| format!("remove {name}: volume is in use - [{}]", u.ids.join(", ")))
 }
 
 fn prune(root: &DataRoot, a: PruneArgs) -> Result<()> {
@@ -241,13 +237,13 @@ fn prune(root: &DataRoot, a: PruneArgs) -> Result<()> {
                 deleted.push(v.name);
                 reclaimed += size;
             }
-            Err(e) => errors.push(format!("Error response from daemon: {e}")),
+            Err(e) => errors.push(e.to_string()),
         }
     }
     if !deleted.is_empty() {
-        println!("Deleted Volumes:\n{}\n", deleted.join("\n"));
+        outln!("Deleted Volumes:\n{}\n", deleted.join("\n"))?;
     }
-    println!("Total reclaimed space: {}", human::size(reclaimed));
+    outln!("Total reclaimed space: {}", human::size(reclaimed))?;
     fail_with(errors)
 }
 
@@ -263,9 +259,9 @@ fn confirm(all: bool) -> Result<bool> {
     } else {
         "anonymous local volumes"
     };
-    print!(
+    out!(
         "WARNING! This will remove {which} not used by at least one container.\nAre you sure you want to continue? [y/N] "
-    );
+    )?;
     std::io::stdout().flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
@@ -298,24 +294,24 @@ fn docker_time(rfc3339: &str) -> String {
 /// The line shown when looking a volume up failed.
 fn lookup_error(name: &str, e: VolumeError) -> String {
     match e {
-        VolumeError::NotFound(_) => format!("Error: No such volume: {name}"),
-        e => format!("Error response from daemon: {e}"),
+        VolumeError::NotFound(_) => format!("No such volume: {name}"),
+        e => e.to_string(),
     }
 }
 
 /// An error Docker's daemon would report, with nsbox's exit code.
 fn daemon(msg: impl std::fmt::Display) -> anyhow::Error {
-    ExitError::new(EXIT_NSBOX, format!("Error response from daemon: {msg}")).into()
+    ExitError::new(EXIT_NSBOX, msg.to_string()).into()
 }
 
-/// Docker's end for per-name failures: every message on stderr, then exit 1. The last one
-/// is returned rather than printed, so a single failure is a single line.
+/// Docker's end for per-name failures: one line each on stderr, then exit 1. The last one
+/// is returned rather than printed, so main prints it with the same prefix.
 fn fail_with(mut errors: Vec<String>) -> Result<()> {
     let Some(last) = errors.pop() else {
         return Ok(());
     };
-    for e in &errors {
-        eprintln!("{e}");
+    for e in errors {
+        super::report(&anyhow::anyhow!(e));
     }
     Err(ExitError::new(1, last).into())
 }
@@ -609,7 +605,7 @@ mod tests {
         let users = users_of(&[container("aaa", &["v"]), running("bbb", &["r"])]);
         assert_eq!(
             refusal("v", users.get("v"), false).as_deref(),
-            Some("Error response from daemon: remove v: volume is in use - [aaa]")
+            Some("remove v: volume is in use - [aaa]")
         );
         assert_eq!(refusal("v", users.get("v"), true), None);
         assert!(refusal("r", users.get("r"), true).is_some());

@@ -2,7 +2,7 @@
 //! A whiteout is a deletion; an entry that exists below is a change, else an addition. The
 //! children of an opaque directory are all additions (nothing below shows through).
 
-use super::view::{self, Stack};
+use super::view::{self, Dir, Stack};
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -68,35 +68,37 @@ pub fn is_runtime_placeholder(
 
 /// The changes `upper` makes on top of `lower` (layer dirs, bottom first), sorted by path
 /// component by component (a directory right before its children, as `docker diff`).
+/// The upper dir is walked by fd without following symlinks (its container may be running).
 pub fn changes(upper: &Path, lower: &[PathBuf]) -> Result<Vec<Change>, ChangesError> {
     let stack = Stack::new(lower.to_vec());
     let mut out = Vec::new();
-    walk(upper, Path::new(""), &stack, false, &mut out)?;
+    let dir = Dir::open(upper).map_err(io_err(upper))?;
+    walk(&dir, Path::new(""), &stack, false, &mut out)?;
     Ok(out)
 }
 
+fn io_err(p: &Path) -> impl FnOnce(io::Error) -> ChangesError {
+    let path = p.display().to_string();
+    move |source| ChangesError::Io { path, source }
+}
+
 fn walk(
-    upper: &Path,
+    dir: &Dir,
     rel: &Path,
     lower: &Stack,
     under_opaque: bool,
     out: &mut Vec<Change>,
 ) -> Result<(), ChangesError> {
-    let dir = upper.join(rel);
-    let io_err = |p: &Path| {
-        let path = p.display().to_string();
-        move |source| ChangesError::Io { path, source }
-    };
-    for name in view::sorted_names(&dir).map_err(io_err(&dir))? {
+    for name in dir.names().map_err(io_err(rel))? {
         let child = rel.join(&name);
-        let path = upper.join(&child);
-        let Some(meta) = view::lstat(&path).map_err(io_err(&path))? else {
+        let Some(e) = dir.entry(&name).map_err(io_err(&child))? else {
             continue; // removed while we looked
         };
+        let meta = e.meta;
         let shown = format!("/{}", child.display());
         if view::is_whiteout(&meta) {
             // A whiteout for something that never existed below hides nothing: skip it.
-            let below = !under_opaque && lower.provider(&child).map_err(io_err(&path))?.is_some();
+            let below = !under_opaque && lower.provider(&child).map_err(io_err(&child))?.is_some();
             if below {
                 out.push(Change {
                     kind: Kind::Deleted,
@@ -105,11 +107,11 @@ fn walk(
             }
             continue;
         }
-        if is_runtime_placeholder(&child, &meta, lower).map_err(io_err(&path))? {
+        if is_runtime_placeholder(&child, &meta, lower).map_err(io_err(&child))? {
             continue;
         }
         let exists_below =
-            !under_opaque && lower.provider(&child).map_err(io_err(&path))?.is_some();
+            !under_opaque && lower.provider(&child).map_err(io_err(&child))?.is_some();
         let kind = if exists_below {
             Kind::Modified
         } else {
@@ -117,9 +119,12 @@ fn walk(
         };
         out.push(Change { kind, path: shown });
         if meta.is_dir() {
+            let Some(sub) = dir.try_open_dir(&name).map_err(io_err(&child))? else {
+                continue; // replaced by a non-directory meanwhile
+            };
             let at = out.len();
-            let opaque = under_opaque || view::is_opaque(&path);
-            walk(upper, &child, lower, opaque, out)?;
+            let opaque = under_opaque || view::is_opaque_dir(&sub);
+            walk(&sub, &child, lower, opaque, out)?;
             // A directory copied up only to hold placeholders changed nothing.
             let holds_placeholders = RUNTIME_FILES
                 .iter()

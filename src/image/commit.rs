@@ -9,7 +9,7 @@ use super::instr::{self, InstrError};
 use super::manifest;
 use super::store::{normalize, ImageError, ImageRecord, ImageStore, TempPath};
 use super::tarball::TarWriter;
-use super::view::{self, Stack};
+use super::view::{self, Dir, Stack};
 use super::whiteout;
 use flate2::write::GzEncoder;
 use serde_json::{json, Value};
@@ -192,11 +192,12 @@ fn write_layer(
         let path = p.display().to_string();
         move |source| CommitError::Io { path, source }
     };
+    let top = Dir::open(upper).map_err(err(upper))?;
     let file = BufWriter::new(File::create(dest).map_err(err(dest))?);
     let diff_hex = if gzip {
         let gz = GzEncoder::new(file, flate2::Compression::default());
         let mut tar = TarWriter::new(HashingWriter::new(gz)).unmapping(unmap);
-        walk(upper, Path::new(""), lower, &mut tar)?;
+        walk(&top, Path::new(""), lower, &mut tar)?;
         let (gz, hex, _) = tar.finish().map_err(err(dest))?.finish();
         let file = gz.finish().map_err(err(dest))?;
         file.into_inner()
@@ -206,7 +207,7 @@ fn write_layer(
         hex
     } else {
         let mut tar = TarWriter::new(HashingWriter::new(file)).unmapping(unmap);
-        walk(upper, Path::new(""), lower, &mut tar)?;
+        walk(&top, Path::new(""), lower, &mut tar)?;
         let (mut file, hex, _) = tar.finish().map_err(err(dest))?.finish();
         file.flush().map_err(err(dest))?;
         hex
@@ -215,7 +216,7 @@ fn write_layer(
 }
 
 fn walk<W: Write>(
-    upper: &Path,
+    dir: &Dir,
     rel: &Path,
     lower: &Stack,
     tar: &mut TarWriter<W>,
@@ -224,31 +225,39 @@ fn walk<W: Write>(
         let path = p.display().to_string();
         move |source| CommitError::Io { path, source }
     };
-    let dir = upper.join(rel);
-    for name in view::sorted_names(&dir).map_err(err(&dir))? {
+    for name in dir.names().map_err(err(rel))? {
         let child = rel.join(&name);
-        let path = upper.join(&child);
-        let Some(meta) = view::lstat(&path).map_err(err(&path))? else {
+        let Some(e) = dir.entry(&name).map_err(err(&child))? else {
             continue;
         };
+        let meta = e.meta;
         let shown = child.to_string_lossy().into_owned();
         if view::is_whiteout(&meta) {
             let marker = rel.join(format!("{}{}", whiteout::PREFIX, name.to_string_lossy()));
             tar.marker(&marker.to_string_lossy(), meta.mtime())
-                .map_err(err(&path))?;
+                .map_err(err(&child))?;
             continue;
         }
-        if super::changes::is_runtime_placeholder(&child, &meta, lower).map_err(err(&path))? {
+        if super::changes::is_runtime_placeholder(&child, &meta, lower).map_err(err(&child))? {
             continue;
         }
-        tar.append(&shown, &path, &meta).map_err(err(&path))?;
         if meta.is_dir() {
-            if view::is_opaque(&path) {
+            // Held open before it is written: a directory swapped for a symlink meanwhile
+            // is neither entered nor recorded.
+            let Some(sub) = dir.try_open_dir(&name).map_err(err(&child))? else {
+                continue;
+            };
+            tar.append_at(&shown, dir, &name, &meta)
+                .map_err(err(&child))?;
+            if view::is_opaque_dir(&sub) {
                 let marker = child.join(whiteout::OPAQUE);
                 tar.marker(&marker.to_string_lossy(), meta.mtime())
-                    .map_err(err(&path))?;
+                    .map_err(err(&child))?;
             }
-            walk(upper, &child, lower, tar)?;
+            walk(&sub, &child, lower, tar)?;
+        } else {
+            tar.append_at(&shown, dir, &name, &meta)
+                .map_err(err(&child))?;
         }
     }
     Ok(())

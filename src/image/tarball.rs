@@ -1,12 +1,14 @@
 //! Writing filesystem entries into a tar stream (for `commit` layers and `export`): owners,
 //! modes, mtimes, symlinks, devices, fifos, and hardlinks as tar links to the first name.
-//! Never follows a symlink; a regular file is opened with O_NOFOLLOW.
+//! Never follows a symlink: entries are read relative to a directory fd, with O_NOFOLLOW.
 
+use crate::runtime::safepath::Dir;
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::fs::{self, Metadata};
-use std::io::{self, Write};
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
-use std::path::Path;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::PathBuf;
 use tar::{EntryType, Header};
 
 pub struct TarWriter<W: Write> {
@@ -68,9 +70,25 @@ impl<W: Write> TarWriter<W> {
         h
     }
 
-    /// Append the file at `path` (described by `meta`, from lstat) as `name` (relative, no
-    /// leading slash; directories get a trailing one).
-    pub fn append(&mut self, name: &str, path: &Path, meta: &Metadata) -> io::Result<()> {
+    /// Append entry `entry` of the directory held open as `dir` (never through a symlink:
+    /// a tree a running container may be changing), described by `meta`, as `name`.
+    pub fn append_at(
+        &mut self,
+        name: &str,
+        dir: &Dir,
+        entry: &OsStr,
+        meta: &Metadata,
+    ) -> io::Result<()> {
+        self.append_with(name, meta, || dir.read_link(entry), || dir.open_file(entry))
+    }
+
+    fn append_with(
+        &mut self,
+        name: &str,
+        meta: &Metadata,
+        read_link: impl FnOnce() -> io::Result<Option<PathBuf>>,
+        open: impl FnOnce() -> io::Result<Option<fs::File>>,
+    ) -> io::Result<()> {
         let ft = meta.file_type();
         if ft.is_dir() {
             let mut h = self.header(meta, EntryType::Directory);
@@ -80,26 +98,33 @@ impl<W: Write> TarWriter<W> {
         }
         if ft.is_symlink() {
             let mut h = self.header(meta, EntryType::Symlink);
-            let target = fs::read_link(path)?;
+            let Some(target) = read_link()? else {
+                return Ok(()); // changed since it was listed: as if we had listed it later
+            };
             return self.builder.append_link(&mut h, name, target);
         }
         if ft.is_file() {
+            let key = (meta.dev(), meta.ino());
             if meta.nlink() > 1 {
-                let key = (meta.dev(), meta.ino());
                 if let Some(first) = self.links.get(&key) {
                     let mut h = self.header(meta, EntryType::Link);
                     let first = first.clone();
                     return self.builder.append_link(&mut h, name, first);
                 }
+            }
+            let Some(f) = open()? else {
+                return Ok(()); // changed since it was listed: as if we had listed it later
+            };
+            if meta.nlink() > 1 {
                 self.links.insert(key, name.to_string());
             }
-            let mut f = fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(path)?;
+            let size = f.metadata()?.len();
             let mut h = self.header(meta, EntryType::Regular);
-            h.set_size(f.metadata()?.len());
-            return self.builder.append_data(&mut h, name, &mut f);
+            h.set_size(size);
+            // Exactly `size` bytes even if a running container grows or truncates the file
+            // meanwhile (zeros make up for a shrink): the header stays true.
+            let mut data = f.take(size).chain(io::repeat(0)).take(size);
+            return self.builder.append_data(&mut h, name, &mut data);
         }
         let kind = if ft.is_char_device() {
             EntryType::Char

@@ -9,6 +9,8 @@ use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+pub use crate::runtime::safepath::Dir;
+
 const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 
 /// Whether `meta` is an overlay whiteout (character device 0/0).
@@ -19,6 +21,11 @@ pub fn is_whiteout(meta: &Metadata) -> bool {
 /// Whether the directory at `path` is marked opaque.
 pub fn is_opaque(path: &Path) -> bool {
     super::whiteout::lgetxattr(path, OPAQUE_XATTR).is_ok_and(|v| v == b"y")
+}
+
+/// Whether the directory held open as `dir` is marked opaque.
+pub fn is_opaque_dir(dir: &Dir) -> bool {
+    dir.xattr(OPAQUE_XATTR).is_ok_and(|v| v == b"y")
 }
 
 /// `lstat`, with "not there" as `None`.
@@ -199,18 +206,65 @@ impl Stack {
         }
         Ok(out)
     }
+}
 
-    /// The root's merging layers, top first.
-    pub fn root_layers(&self) -> Vec<usize> {
-        let mut out = Vec::new();
-        for i in (0..self.layers.len()).rev() {
-            out.push(i);
-            if is_opaque(&self.layers[i]) {
-                break;
+/// One visible entry of a merged directory walked by fd (see `merged_dir_at`).
+pub struct VisibleAt {
+    pub name: OsString,
+    /// The position in the caller's `dirs` of the copy providing it.
+    pub pos: usize,
+    pub meta: Metadata,
+    /// For a directory: its copies that merge (top first), open.
+    pub merged: Vec<Dir>,
+}
+
+/// The visible entries of a merged directory whose copies (top first, down to the first
+/// opaque one) are held open as `dirs`. Everything is read relative to those fds without
+/// following a symlink, so a container changing its upper dir meanwhile cannot redirect us.
+pub fn merged_dir_at(dirs: &[Dir]) -> io::Result<Vec<VisibleAt>> {
+    let mut seen: std::collections::BTreeMap<OsString, Option<VisibleAt>> = Default::default();
+    for (pos, d) in dirs.iter().enumerate() {
+        for name in d.names()? {
+            if seen.contains_key(&name) {
+                continue;
+            }
+            let Some(e) = d.entry(&name)? else {
+                continue;
+            };
+            let v = (!is_whiteout(&e.meta)).then(|| VisibleAt {
+                name: name.clone(),
+                pos,
+                meta: e.meta,
+                merged: Vec::new(),
+            });
+            seen.insert(name, v);
+        }
+    }
+    let mut out = Vec::new();
+    for (_, v) in seen {
+        let Some(mut v) = v else { continue };
+        if v.meta.is_dir() {
+            // Lower copies merge down to the first opaque one or the first non-directory.
+            for d in &dirs[v.pos..] {
+                match d.entry(&v.name)? {
+                    None => continue,
+                    Some(e) if e.meta.is_dir() => {
+                        let Some(sub) = d.try_open_dir(&v.name)? else {
+                            break; // replaced meanwhile
+                        };
+                        let opaque = is_opaque_dir(&sub);
+                        v.merged.push(sub);
+                        if opaque {
+                            break;
+                        }
+                    }
+                    Some(_) => break,
+                }
             }
         }
-        out
+        out.push(v);
     }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -240,7 +294,7 @@ mod tests {
         assert_eq!(s.provider(Path::new("etc/motd")).unwrap(), None);
         assert_eq!(s.provider(Path::new("etc/keep")).unwrap(), Some(0));
         assert_eq!(s.provider_below(Path::new("etc/motd"), 1).unwrap(), Some(0));
-        let etc = s.merged_dir(Path::new(""), &s.root_layers()).unwrap();
+        let etc = s.merged_dir(Path::new(""), &[1, 0]).unwrap();
         let etc = etc.iter().find(|v| v.name == "etc").unwrap();
         assert_eq!(etc.merged_from, vec![1, 0]);
         let names: Vec<_> = s

@@ -491,8 +491,17 @@ fn relay(
                 let (fd, stream) = &sources[i];
                 match fdio::read_some(fd.as_fd(), &mut buf) {
                     Some(n) => {
-                        forward(&buf[..n], *stream, log, attached);
+                        let reader_gone = forward(&buf[..n], *stream, log, attached);
                         broadcast(&mut clients, &buf[..n], *stream);
+                        if reader_gone && !has_pty {
+                            // `nsbox run IMG yes | head`: the reader of the client's pipe is
+                            // gone, so the container's own pipe closes too and its writer
+                            // gets SIGPIPE, as in a shell pipeline.
+                            if let Ok(null) = std::fs::File::open("/dev/null") {
+                                sources[i].0 = OwnedFd::from(null);
+                                open[i] = false;
+                            }
+                        }
                     }
                     None => open[i] = false,
                 }
@@ -568,7 +577,9 @@ fn relay(
                 break;
             }
             match fdio::read_some(fd.as_fd(), &mut buf) {
-                Some(n) => forward(&buf[..n], *stream, log, attached),
+                Some(n) => {
+                    forward(&buf[..n], *stream, log, attached);
+                }
                 None => open[i] = false,
             }
         }
@@ -606,12 +617,13 @@ fn broadcast(clients: &mut Vec<Channel>, data: &[u8], stream: Stream) {
 }
 
 /// Output goes to the log, and to our stdout/stderr (the client's) while attached.
-fn forward(data: &[u8], stream: Stream, log: &mut LogWriter, attached: &mut bool) {
+/// Returns whether the attached client's stdout/stderr has no reader any more (EPIPE).
+fn forward(data: &[u8], stream: Stream, log: &mut LogWriter, attached: &mut bool) -> bool {
     let _ = log.write(stream, data);
-    // If the client's terminal or pipe is gone, keep logging.
-    if *attached && write_all(stream, data).is_err() {
-        *attached = false;
-    }
+    // If the client's terminal or pipe is gone (`run ... | true`), keep logging; the client
+    // stays attached through the channel and still gets the exit status: a closed pipe is
+    // not a failed run. (A failed write to a closed pipe costs nothing: EPIPE at once.)
+    *attached && write_all(stream, data) == Err(nix::errno::Errno::EPIPE)
 }
 
 /// Unbuffered, so the container's output reaches the terminal as it comes.
@@ -661,9 +673,13 @@ fn cleanup(root: &DataRoot, containers: &Containers, id: &str, code: Option<i32>
     };
     let _ = overlay::unmount(&st.rootfs);
     let _ = containers.update(id, |s| {
-        s.monitor_pid = 0;
-        s.monitor_start = 0;
-        s.restarting = false;
+        // Only our own mark: a `start` right after the recorded exit may have a new
+        // monitor already.
+        if s.monitor_pid == std::process::id() as i32 {
+            s.monitor_pid = 0;
+            s.monitor_start = 0;
+            s.restarting = false;
+        }
     });
     let mut also: &[&str] = &[];
     if st.auto_remove {

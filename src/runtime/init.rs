@@ -5,6 +5,8 @@ use super::cgroups::Cgroup;
 use super::channel::{Channel, FromInit, ToInit};
 use super::namespaces::NamespacePlan;
 use super::process::Stdio;
+use super::safepath::InRoot;
+use super::seccomp::Filter;
 use super::tiny_init;
 use super::{exec, rootfs, security, sys, tty, userns};
 use crate::explain;
@@ -39,8 +41,9 @@ pub fn run(
     chan: Channel,
     stdio: Stdio,
     cgroup: Option<&Cgroup>,
+    filter: Option<&Filter>,
 ) -> ! {
-    let failure = match setup_and_exec(spec, rootfs, ns, &chan, stdio, cgroup) {
+    let failure = match setup_and_exec(spec, rootfs, ns, &chan, stdio, cgroup, filter) {
         Ok(never) => match never {},
         Err(f) => f,
     };
@@ -61,6 +64,7 @@ fn setup_and_exec(
     chan: &Channel,
     stdio: Stdio,
     cgroup: Option<&Cgroup>,
+    filter: Option<&Filter>,
 ) -> Result<std::convert::Infallible, InitFailure> {
     let process = spec
         .process()
@@ -71,6 +75,8 @@ fn setup_and_exec(
     if let Some(cg) = cgroup {
         cg.join_self()?;
     }
+    // The spec's namespaces with a path: joined here, never by the launcher.
+    super::namespaces::join_all(&ns)?;
     let idmapped_rootfs = match chan.expect::<ToInit>("the launcher")? {
         (ToInit::Proceed, fd) => fd,
         (other, _) => return Err(format!("unexpected message {other:?}").into()),
@@ -85,7 +91,9 @@ fn setup_and_exec(
     }
     // Our own session: the caller's terminal signals reach us only through the monitor.
     setsid().map_err(|e| format!("setsid: {e}"))?;
-    umask(Mode::empty());
+    // Docker's umask from the start: directories made for mount points or the workdir are
+    // 0755, never world-writable (device nodes get their exact mode by chmod).
+    umask(Mode::from_bits_truncate(0o022));
 
     if let Some(h) = spec.hostname() {
         if ns.clone_flags.contains(CloneFlags::CLONE_NEWUTS) {
@@ -101,9 +109,21 @@ fn setup_and_exec(
     if let Some(tree) = idmapped_rootfs {
         userns::attach_rootfs(tree.as_fd(), rootfs)?;
     }
-    rootfs::mount_all(spec, rootfs)?;
-    rootfs::create_devices(spec, rootfs)?;
+    {
+        // Opened after `enter` bound the rootfs on itself: mounts made through this fd land
+        // on the tree pivot_root will use.
+        let root = InRoot::open(rootfs)?;
+        rootfs::mount_all(spec, &root)?;
+        rootfs::create_devices(spec, &root)?;
+        // The working directory, made inside the root (0755, root's) as Docker does.
+        let cwd = process.cwd();
+        if cwd.is_absolute() {
+            root.ensure_dir(cwd)?;
+        }
+    }
     rootfs::pivot(rootfs)?;
+    // Through the container's own /proc, before finish() makes /proc/sys read-only.
+    security::apply_sysctls(spec)?;
     if ns.new_netns {
         sys::loopback_up().map_err(|e| format!("bring up lo: {e}"))?;
         explain::step("network", || {
@@ -119,8 +139,10 @@ fn setup_and_exec(
     security::apply_rlimits(process)?;
 
     let cwd = process.cwd();
-    if !cwd.exists() {
-        let _ = std::fs::create_dir_all(cwd);
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we
+    // still hold it (runc's order); the rest of init then runs under it.
+    if let Some(f) = filter.filter(|f| !f.late) {
+        f.load()?;
     }
     security::apply_identity(process)?;
     chdir(cwd).map_err(|e| {
@@ -151,6 +173,9 @@ fn setup_and_exec(
     exec::narrate(process);
     if !process.terminal().unwrap_or(false) {
         stdio.install().map_err(|e| format!("stdio: {e}"))?;
+    }
+    if let Some(f) = filter.filter(|f| f.late) {
+        f.load()?;
     }
     if wants_init(spec) {
         tiny_init::run_as_pid1(&args, &env, chan.as_raw_fd());

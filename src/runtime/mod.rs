@@ -8,10 +8,13 @@ mod init;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;
+pub mod safepath;
+pub mod seccomp;
 mod security;
 pub mod sys;
 pub mod tiny_init;
 pub mod tty;
+pub mod unsupported;
 pub mod userns;
 
 pub use process::{create, Launched, Stdio};
@@ -26,6 +29,8 @@ pub enum RuntimeError {
     Userns(#[from] userns::UsernsError),
     #[error(transparent)]
     Channel(#[from] channel::ChannelError),
+    #[error(transparent)]
+    Unsupported(#[from] unsupported::Unsupported),
     #[error("clone: {0}")]
     Clone(std::io::Error),
     #[error("{0}")]
@@ -33,6 +38,8 @@ pub enum RuntimeError {
     /// init failed; `code` is what nsbox exits with (125/126/127).
     #[error("{msg}")]
     Init { code: i32, msg: String },
+    #[error(transparent)]
+    Seccomp(#[from] seccomp::SeccompError),
     #[error("protocol error: {0}")]
     Protocol(&'static str),
 }

@@ -1,10 +1,12 @@
-//! Which namespaces a spec asks for: new ones become clone flags, ones with a path are
-//! joined with setns before the clone (not needed yet by the front end; OCI allows it).
+//! Which namespaces a spec asks for: new ones become clone flags; ones with a path are opened
+//! by the launcher (so a bad path fails early) and joined by the container's init right
+//! after clone (`join_all`): the launcher never enters them itself.
 
 use crate::explain;
 use nix::sched::{setns, CloneFlags};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::fs::File;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NamespaceError {
@@ -19,11 +21,40 @@ pub enum NamespaceError {
 /// The namespaces to create, minus the cgroup namespace: that one is unshared by init
 /// only after the launcher has placed it in its cgroup, so the container sees its own
 /// cgroup as `/`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct NamespacePlan {
     pub clone_flags: CloneFlags,
     pub new_cgroupns: bool,
     pub new_netns: bool,
+    /// Namespaces to join (user first), opened by the launcher, joined by init.
+    pub join: Vec<Joined>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Joined {
+    pub flag: CloneFlags,
+    pub kind: String,
+    pub path: String,
+    pub file: Arc<File>,
+}
+
+impl NamespacePlan {
+    /// Whether a pid namespace is joined by path (init must then be cloned by a joiner).
+    pub fn joins_pid(&self) -> bool {
+        self.join.iter().any(|j| j.flag == CloneFlags::CLONE_NEWPID)
+    }
+}
+
+/// Join every namespace of the plan that has a path (in the child of clone, first thing).
+pub fn join_all(plan: &NamespacePlan) -> Result<(), NamespaceError> {
+    for j in &plan.join {
+        setns(j.file.as_ref(), j.flag).map_err(|e| NamespaceError::Join {
+            kind: j.kind.clone(),
+            path: j.path.clone(),
+            err: e.to_string(),
+        })?;
+    }
+    Ok(())
 }
 
 pub fn flag_of(t: LinuxNamespaceType) -> CloneFlags {
@@ -40,12 +71,13 @@ pub fn flag_of(t: LinuxNamespaceType) -> CloneFlags {
     }
 }
 
-/// Join the namespaces that have a path; return the plan for the new ones.
+/// The plan: clone flags for the new namespaces, open files for the ones to join.
 pub fn plan(spec: &Spec) -> Result<NamespacePlan, NamespaceError> {
     let mut plan = NamespacePlan {
         clone_flags: CloneFlags::empty(),
         new_cgroupns: false,
         new_netns: false,
+        join: Vec::new(),
     };
     let namespaces = spec
         .linux()
@@ -61,7 +93,18 @@ pub fn plan(spec: &Spec) -> Result<NamespacePlan, NamespaceError> {
                 err,
             };
             let f = File::open(path).map_err(|e| join_err(e.to_string()))?;
-            setns(&f, flag).map_err(|e| join_err(e.to_string()))?;
+            let j = Joined {
+                flag,
+                kind: ns.typ().to_string(),
+                path: path.display().to_string(),
+                file: Arc::new(f),
+            };
+            // A user namespace first: it grants the rights to join the others.
+            if ns.typ() == LinuxNamespaceType::User {
+                plan.join.insert(0, j);
+            } else {
+                plan.join.push(j);
+            }
             continue;
         }
         match ns.typ() {
@@ -100,7 +143,7 @@ pub fn plan(spec: &Spec) -> Result<NamespacePlan, NamespaceError> {
         let joined = if joined.is_empty() {
             String::new()
         } else {
-            format!("; joined (setns): {}", joined.join(", "))
+            format!("; joined by init (setns): {}", joined.join(", "))
         };
         format!(
             "new: {} (by hand: unshare {} --fork){joined}",

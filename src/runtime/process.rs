@@ -3,8 +3,9 @@
 
 use super::cgroups::Cgroup;
 use super::channel::{self, Channel, FromInit, ToInit};
-use super::{init, namespaces, sys, userns, RuntimeError};
+use super::{init, namespaces, seccomp, sys, unsupported, userns, RuntimeError};
 use crate::explain;
+use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
@@ -67,20 +68,53 @@ pub fn create(
     id: &str,
     stdio: Stdio,
 ) -> Result<Launched, RuntimeError> {
+    unsupported::check(spec)?;
     let ns = namespaces::plan(spec)?;
     let user_ns = userns::plan(spec)?;
+    // Built here, before clone: a bad profile fails before any process exists.
+    let filter = seccomp::prepare(spec)?;
     let cgroup = Cgroup::create(spec, id)?;
     let (ours, theirs) = channel::pair()?;
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&monitored_signals()), None)?;
 
-    let (pid, pidfd) =
-        match sys::clone_fork(ns.clone_flags.bits() as u64, None).map_err(RuntimeError::Clone)? {
-            sys::Forked::Child => {
-                drop(ours);
-                init::run(spec, rootfs, ns, theirs, stdio, cgroup.as_ref())
+    // A pid namespace joined by path only takes our children; a new user namespace would
+    // lose the right to join namespaces owned by ours: both are joined before the clone,
+    // by a short-lived joiner.
+    let via_joiner = ns.joins_pid()
+        || (ns.clone_flags.contains(CloneFlags::CLONE_NEWUSER) && !ns.join.is_empty());
+    let forked = if via_joiner {
+        clone_through_joiner(&ns)
+    } else {
+        sys::clone_fork(ns.clone_flags.bits() as u64, None).map_err(RuntimeError::Clone)
+    };
+    let forked = match forked {
+        Ok(f) => f,
+        Err(e) => {
+            if let Some(cg) = cgroup {
+                let _ = cg.remove();
             }
-            sys::Forked::Parent { pid, pidfd } => (pid, pidfd),
-        };
+            return Err(e);
+        }
+    };
+    let (pid, pidfd) = match forked {
+        sys::Forked::Child => {
+            drop(ours);
+            let mut ns = ns;
+            if via_joiner {
+                ns.join.clear(); // the joiner did it; we were born inside
+            }
+            init::run(
+                spec,
+                rootfs,
+                ns,
+                theirs,
+                stdio,
+                cgroup.as_ref(),
+                filter.as_ref(),
+            )
+        }
+        sys::Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
     drop(theirs);
     explain::step("clone", || {
         let mut flags = namespaces::describe(ns.clone_flags);
@@ -138,6 +172,49 @@ pub fn create(
         Err(e) => {
             launched.kill_and_reap();
             Err(e.into())
+        }
+    }
+}
+
+/// Clone init into a pid namespace given by path. setns(CLONE_NEWPID) only places the
+/// caller's *children* there, and the launcher must not join anything itself, so a
+/// short-lived joiner (as runc's nsexec) joins every namespace of the plan and clones init
+/// with CLONE_PARENT: init is still the launcher's child. The joiner hands back init's pid
+/// and pidfd and exits. Returns `Child` in init, `Parent` in the launcher. Also used when
+/// init gets a new user namespace: from inside it, namespaces owned by ours cannot be
+/// joined (EPERM), so they are joined first and the user namespace made by the clone.
+fn clone_through_joiner(ns: &namespaces::NamespacePlan) -> Result<sys::Forked, RuntimeError> {
+    let (up, down) = channel::pair()?;
+    match sys::clone_fork(0, None).map_err(RuntimeError::Clone)? {
+        sys::Forked::Child => {
+            drop(up);
+            let cloned = namespaces::join_all(ns)
+                .map_err(|e| e.to_string())
+                .and_then(|()| {
+                    let flags = ns.clone_flags.bits() as u64 | libc::CLONE_PARENT as u64;
+                    sys::clone_fork(flags, None).map_err(|e| format!("clone: {e}"))
+                });
+            match cloned {
+                Ok(sys::Forked::Child) => Ok(sys::Forked::Child),
+                Ok(sys::Forked::Parent { pid, pidfd }) => {
+                    let _ = down.send(&Ok::<i32, String>(pid), Some(pidfd.as_raw_fd()));
+                    sys::exit_now(0)
+                }
+                Err(msg) => {
+                    let _ = down.send(&Err::<i32, String>(msg), None);
+                    sys::exit_now(1)
+                }
+            }
+        }
+        sys::Forked::Parent { pid: joiner, .. } => {
+            drop(down);
+            let got = up.expect::<Result<i32, String>>("the namespace joiner");
+            let _ = waitpid(Pid::from_raw(joiner), None);
+            match got? {
+                (Ok(pid), Some(pidfd)) => Ok(sys::Forked::Parent { pid, pidfd }),
+                (Ok(_), None) => Err(RuntimeError::Protocol("no pidfd from the joiner")),
+                (Err(msg), _) => Err(RuntimeError::Init { code: 125, msg }),
+            }
         }
     }
 }

@@ -36,7 +36,12 @@ pub fn clone_fork(flags: u64, cgroup_fd: Option<RawFd>) -> io::Result<Forked> {
     let mut args = CloneArgs {
         flags: flags | libc::CLONE_PIDFD as u64,
         pidfd: &mut pidfd as *mut libc::c_int as u64,
-        exit_signal: libc::SIGCHLD as u64,
+        // CLONE_PARENT (a sibling of ours) takes our exit signal; clone3 wants 0 then.
+        exit_signal: if flags & libc::CLONE_PARENT as u64 != 0 {
+            0
+        } else {
+            libc::SIGCHLD as u64
+        },
         ..Default::default()
     };
     if let Some(fd) = cgroup_fd {
@@ -51,6 +56,29 @@ pub fn clone_fork(flags: u64, cgroup_fd: Option<RawFd>) -> io::Result<Forked> {
             &mut args as *mut CloneArgs,
             std::mem::size_of::<CloneArgs>(),
         )
+    };
+    // Under a seccomp profile like Docker's, clone3 fails with ENOSYS (a filter cannot see
+    // its flags): fall back to clone(2), as libc does. No cgroup placement there.
+    let ret = if ret == -1
+        && cgroup_fd.is_none()
+        && io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS)
+    {
+        let clone_flags = flags | libc::CLONE_PIDFD as u64 | libc::SIGCHLD as u64;
+        // SAFETY: clone without CLONE_VM and with no new stack behaves like fork (the child
+        // runs on a copy of this stack); the kernel writes the pidfd into `pidfd` (the
+        // parent_tid argument with CLONE_PIDFD), which outlives the call.
+        unsafe {
+            libc::syscall(
+                libc::SYS_clone,
+                clone_flags as libc::c_ulong,
+                0 as libc::c_ulong,
+                &mut pidfd as *mut libc::c_int,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+            )
+        }
+    } else {
+        ret
     };
     match ret {
         -1 => Err(io::Error::last_os_error()),
@@ -202,6 +230,65 @@ pub fn dup2(fd: RawFd, target: RawFd) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Install a classic-BPF seccomp filter (`prog`: whole `struct sock_filter`s, 8 bytes
+/// each) on the calling thread with seccomp(SECCOMP_SET_MODE_FILTER, flags).
+pub fn seccomp_set_filter(prog: &[u8], flags: libc::c_ulong) -> io::Result<()> {
+    const INSN: usize = std::mem::size_of::<libc::sock_filter>();
+    if prog.is_empty() || !prog.len().is_multiple_of(INSN) || prog.len() / INSN > u16::MAX as usize
+    {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // Copied into properly aligned instructions (the bytes may come from a file).
+    let insns: Vec<libc::sock_filter> = prog
+        .chunks_exact(INSN)
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect();
+    let fprog = libc::sock_fprog {
+        len: insns.len() as u16,
+        filter: insns.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: fprog points at `insns`, alive and unmodified for the duration of the call;
+    // the kernel copies the program and keeps no pointer to our memory.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// fgetxattr(2): the extended attribute `name` of the file open at `fd`.
+pub fn fgetxattr(fd: BorrowedFd<'_>, name: &str) -> io::Result<Vec<u8>> {
+    let name =
+        std::ffi::CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let mut buf = vec![0u8; 256];
+    // SAFETY: `name` is NUL-terminated and `buf` is valid for `buf.len()` bytes for the call.
+    let n = unsafe {
+        libc::fgetxattr(
+            fd.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    buf.truncate(n as usize);
+    Ok(buf)
 }
 
 // ---- user namespaces: idmapped mounts (helper h7; the lead may reconcile with other

@@ -230,20 +230,6 @@ pub fn become_root() -> Result<(), UsernsError> {
     Ok(())
 }
 
-/// In a user namespace, where mknod is refused: an empty file at `path` with the host's
-/// device node `host` bind-mounted on it.
-pub fn bind_host_device(path: &Path, host: &Path) -> nix::Result<()> {
-    std::fs::File::create(path)
-        .map_err(|e| nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
-    nix::mount::mount(
-        Some(host),
-        path,
-        None::<&str>,
-        nix::mount::MsFlags::MS_BIND,
-        None::<&str>,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -344,6 +344,35 @@ const TMPFS_KEYS: [&str; 7] = [
     "mpol",
 ];
 
+/// Would the kernel's tmpfs take `key=value`? Checked here so that a bad value fails
+/// before anything is created, not at mount time (EINVAL from deep inside setup).
+fn tmpfs_value_ok(key: &str, value: &str) -> bool {
+    // The kernel's memparse: digits with an optional K/M/G/T/P/E suffix.
+    let memparse = |v: &str| {
+        let digits = v
+            .strip_suffix(|c: char| "kKmMgGtTpPeE".contains(c))
+            .unwrap_or(v);
+        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+    };
+    let number = |v: &str| v.parse::<u32>().is_ok();
+    match key {
+        // size also takes a percentage of RAM.
+        "size" => memparse(value) || value.strip_suffix('%').is_some_and(number),
+        "nr_blocks" | "nr_inodes" => memparse(value),
+        "mode" => u32::from_str_radix(value, 8).is_ok_and(|m| m <= 0o7777),
+        "uid" | "gid" => number(value),
+        "mpol" => {
+            let (policy, nodes) = value.split_once(':').unwrap_or((value, ""));
+            let policy = policy.split('=').next().unwrap_or(policy);
+            ["default", "prefer", "bind", "interleave", "local"].contains(&policy)
+                && nodes
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b',' || b == b'-')
+        }
+        _ => false,
+    }
+}
+
 /// `--tmpfs PATH[:OPTS]`.
 pub fn parse_tmpfs_flag(spec: &str) -> Result<MountRequest, SpecError> {
     let (target, opts) = spec.split_once(':').unwrap_or((spec, ""));
@@ -351,9 +380,8 @@ pub fn parse_tmpfs_flag(spec: &str) -> Result<MountRequest, SpecError> {
     let mut options = Vec::new();
     let mut read_only = false;
     for o in opts.split(',').filter(|o| !o.is_empty()) {
-        let key = o.split_once('=').map(|(k, _)| k);
-        let ok = match key {
-            Some(k) => TMPFS_KEYS.contains(&k),
+        let ok = match o.split_once('=') {
+            Some((k, v)) => TMPFS_KEYS.contains(&k) && tmpfs_value_ok(k, v),
             None => TMPFS_FLAGS.contains(&o),
         };
         if !ok {
@@ -592,6 +620,36 @@ mod tests {
         assert!(ro.read_only);
         assert!(parse_tmpfs_flag("/r:bogus").is_err());
         assert!(parse_tmpfs_flag("/r:foo=1").is_err());
+        // Values are checked up front, as the kernel would at mount time.
+        for good in [
+            "size=64m",
+            "size=1G",
+            "size=50%",
+            "size=4096",
+            "mode=1777",
+            "uid=1000",
+            "gid=0",
+            "nr_inodes=1k",
+            "nr_blocks=100",
+            "mpol=bind:0-1",
+            "mpol=default",
+        ] {
+            assert!(parse_tmpfs_flag(&format!("/r:{good}")).is_ok(), "{good}");
+        }
+        for bad in [
+            "size=abc",
+            "size=",
+            "size=1x",
+            "size=-1",
+            "mode=999",
+            "mode=77777",
+            "uid=x",
+            "gid=-1",
+            "nr_inodes=many",
+            "mpol=sometimes",
+        ] {
+            assert!(parse_tmpfs_flag(&format!("/r:{bad}")).is_err(), "{bad}");
+        }
         let b = v("/h:/c:ro").unwrap();
         let oci = to_oci(&b, Path::new("/h"));
         assert_eq!(oci.typ().as_deref(), Some("bind"));
@@ -611,7 +669,7 @@ mod tests {
             .to_string()
             .contains("Duplicate mount point: /a"));
         let user: Vec<Mount> = reqs.iter().map(|r| to_oci(r, Path::new("/v"))).collect();
-        let defaults = crate::spec::defaults::default_mounts();
+        let defaults = crate::spec::defaults::default_mounts(false);
         let shm = parse_tmpfs_flag("/dev/shm").unwrap();
         let mut with_shm = user.clone();
         with_shm.push(to_oci(&shm, Path::new("")));

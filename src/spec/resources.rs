@@ -42,6 +42,13 @@ fn invalid(msg: impl Into<String>) -> SpecError {
     SpecError::Invalid(msg.into())
 }
 
+/// `--cgroup-parent`: cgroup names below the hierarchy root (leading '/') or below nsbox's
+/// own cgroup; never `.`/`..` or empty parts, checked before anything is created.
+pub fn parse_cgroup_parent(s: &str) -> Result<String, SpecError> {
+    crate::runtime::cgroups::validate_path(s).map_err(|e| invalid(e.to_string()))?;
+    Ok(s.to_string())
+}
+
 /// Docker's RAMInBytes: "32m", "1.5g", "512k", "100" (bytes), binary units, optional "b".
 pub fn parse_size(s: &str) -> Result<i64, SpecError> {
     let bad = || invalid(format!("invalid size: '{s}'"));
@@ -233,6 +240,25 @@ pub fn to_linux(o: &ResourceOptions) -> LinuxResources {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cgroup_parent_stays_in_the_hierarchy() {
+        for ok in ["a", "/a", "a/b", "/a/b/", "nsbox.slice"] {
+            assert!(parse_cgroup_parent(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "/",
+            "..",
+            "../../tmp/x",
+            "a//b",
+            "a/./b",
+            "/a/..",
+            "//a",
+        ] {
+            assert!(parse_cgroup_parent(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn sizes_parse_like_docker() {

@@ -13,6 +13,9 @@
 
 use super::{ResolvedUser, SpecError};
 
+/// The largest /etc/passwd or /etc/group nsbox reads (4 MiB; beyond is an error).
+pub const USER_DB_LIMIT: u64 = 4 << 20;
+
 /// Largest uid/gid runc accepts (its `maxID`).
 const MAX_ID: i64 = i32::MAX as i64;
 

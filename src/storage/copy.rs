@@ -1,10 +1,12 @@
 //! Docker's volume copy-up: the content an image has at a mount point is copied into a new,
 //! empty volume before the volume hides it, keeping ownership, modes, symlinks and times.
 
+use crate::runtime::safepath::{fd_metadata, Dir, Entry};
 use nix::fcntl::AT_FDCWD;
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use nix::sys::time::TimeSpec;
 use std::fs;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
@@ -30,29 +32,52 @@ pub fn is_empty_dir(dir: &Path) -> bool {
 }
 
 /// Copy the contents of directory `src` into the existing directory `dst`, then give `dst`
-/// the owner and mode of `src` (moby's copyExistingContents + copyOwnership).
-/// `src` must already be resolved inside the container's root (no symlink is followed here).
-pub fn copy_up(src: &Path, dst: &Path) -> Result<(), CopyError> {
-    for entry in fs::read_dir(src).map_err(err(src))? {
-        let entry = entry.map_err(err(src))?;
-        copy_entry(&entry.path(), &dst.join(entry.file_name()))?;
+/// the owner and mode of `src` (moby's copyExistingContents + copyOwnership). `src` is a
+/// directory resolved inside the container's root and held by fd (anything else copies
+/// nothing, as in Docker); below it, no symlink is followed.
+pub fn copy_up_from(src: impl Into<OwnedFd>, dst: &Path) -> Result<(), CopyError> {
+    let shown = Path::new("<image content>");
+    match Dir::from_fd(src.into()).map_err(err(shown))? {
+        Some(dir) => copy_dir_into(&dir, shown, dst),
+        None => Ok(()),
     }
-    copy_attrs(src, dst)
 }
 
-fn copy_entry(src: &Path, dst: &Path) -> Result<(), CopyError> {
-    let md = fs::symlink_metadata(src).map_err(err(src))?;
+fn copy_dir_into(dir: &Dir, shown: &Path, dst: &Path) -> Result<(), CopyError> {
+    for name in dir.names().map_err(err(shown))? {
+        let src = shown.join(&name);
+        let Some(e) = dir.entry(&name).map_err(err(&src))? else {
+            continue; // gone while we looked
+        };
+        copy_entry(dir, &e, &src, &dst.join(&name))?;
+    }
+    let md = fd_metadata(dir.as_fd()).map_err(err(shown))?;
+    copy_attrs(&md, dst)
+}
+
+fn copy_entry(dir: &Dir, e: &Entry, src: &Path, dst: &Path) -> Result<(), CopyError> {
+    let md = &e.meta;
     let ft = md.file_type();
     if ft.is_dir() {
         fs::create_dir(dst).map_err(err(dst))?;
-        copy_up(src, dst)?;
-        return Ok(());
+        let sub = dir.open_dir(&e.name).map_err(err(src))?;
+        return copy_dir_into(&sub, src, dst);
     }
     if ft.is_symlink() {
-        let target = fs::read_link(src).map_err(err(src))?;
+        let Some(target) = dir.read_link(&e.name).map_err(err(src))? else {
+            return Ok(()); // changed since it was listed
+        };
         std::os::unix::fs::symlink(target, dst).map_err(err(dst))?;
     } else if ft.is_file() {
-        fs::copy(src, dst).map_err(err(dst))?;
+        let Some(mut from) = dir.open_file(&e.name).map_err(err(src))? else {
+            return Ok(()); // changed since it was listed
+        };
+        let mut to = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(dst)
+            .map_err(err(dst))?;
+        std::io::copy(&mut from, &mut to).map_err(err(dst))?;
     } else {
         // Devices, fifos and sockets: the node itself, as `cp -a` does.
         let kind = SFlag::from_bits_truncate(md.mode() & SFlag::S_IFMT.bits());
@@ -63,12 +88,11 @@ fn copy_entry(src: &Path, dst: &Path) -> Result<(), CopyError> {
         mknod(dst, kind, Mode::from_bits_truncate(md.mode()), dev)
             .map_err(|e| err(dst)(e.into()))?;
     }
-    copy_attrs(src, dst)
+    copy_attrs(md, dst)
 }
 
-/// Owner, mode (not for symlinks) and times of `src` onto `dst`, without following links.
-fn copy_attrs(src: &Path, dst: &Path) -> Result<(), CopyError> {
-    let md = fs::symlink_metadata(src).map_err(err(src))?;
+/// Owner, mode (not for symlinks) and times of `md` onto `dst`, without following links.
+fn copy_attrs(md: &fs::Metadata, dst: &Path) -> Result<(), CopyError> {
     std::os::unix::fs::lchown(dst, Some(md.uid()), Some(md.gid())).map_err(err(dst))?;
     if !md.file_type().is_symlink() {
         // After chown: chown clears setuid/setgid bits.
@@ -108,7 +132,7 @@ mod tests {
             std::os::unix::fs::chown(s.join("sub/f"), Some(1234), Some(5678)).unwrap();
         }
         assert!(is_empty_dir(dst.path()));
-        copy_up(s, dst.path()).unwrap();
+        copy_up_from(fs::File::open(s).unwrap(), dst.path()).unwrap();
         let d = dst.path();
         assert_eq!(fs::read_to_string(d.join("sub/f")).unwrap(), "hello");
         assert_eq!(fs::read_link(d.join("link")).unwrap(), Path::new("sub/f"));

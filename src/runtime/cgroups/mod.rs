@@ -5,6 +5,7 @@
 //! Backends come from cgroups-rs: v2 (unified) when /sys/fs/cgroup is cgroup2, else v1
 //! with one cgroup per controller hierarchy (hybrid hosts included).
 
+pub mod freezer;
 pub mod mode;
 mod narrate;
 pub mod resources;
@@ -35,15 +36,38 @@ pub enum CgroupError {
          run nsbox from a cgroup without other processes, or pass --cgroup-parent to a cgroup that can delegate"
     )]
     InternalProcesses { cgroup: String, controller: String },
+    #[error(
+        "invalid cgroup path {0:?}: give cgroup names separated by '/', without '.', '..' or empty parts"
+    )]
+    InvalidPath(String),
 }
 
+/// cgroups-rs errors print their cause with `{:?}` ("fs error caused by: Os { code: 20, .. }"):
+/// show the cause's own message instead, on one line.
 fn backend(what: &str) -> impl FnOnce(cgroups_rs::fs::error::Error) -> CgroupError + '_ {
     move |e| {
-        let cause = std::error::Error::source(&e)
-            .map(|s| format!(": {s}"))
-            .unwrap_or_default();
-        CgroupError::Backend(format!("{what}: {e}{cause}"))
+        let msg = match std::error::Error::source(&e) {
+            Some(cause) => cause.to_string(),
+            None => e.to_string(),
+        };
+        CgroupError::Backend(format!("{what}: {}", msg.replace('\n', " ")))
     }
+}
+
+/// A cgroups path (`--cgroup-parent`, `linux.cgroupsPath`) names cgroups, nothing else: no
+/// `.`/`..` (it would leave the hierarchy: mkdir outside cgroupfs), no empty parts.
+/// One leading '/' (from the hierarchy root) and one trailing '/' are allowed.
+pub fn validate_path(path: &str) -> Result<(), CgroupError> {
+    let inner = path.strip_prefix('/').unwrap_or(path);
+    let inner = inner.strip_suffix('/').unwrap_or(inner);
+    let bad = inner.is_empty()
+        || inner
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == ".." || c.contains('\0'));
+    if bad {
+        return Err(CgroupError::InvalidPath(path.to_string()));
+    }
+    Ok(())
 }
 
 /// Where a container's cgroup is: enough to find it again from state on disk.
@@ -55,6 +79,10 @@ pub struct CgroupRef {
     /// v1 only: each controller's parent path (the caller's own cgroup there).
     #[serde(default)]
     pub parents: HashMap<String, String>,
+    /// Ancestor directories that did not exist before this cgroup was created (a new
+    /// `--cgroup-parent`), deepest first: removed with it when they are empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created_parents: Vec<PathBuf>,
 }
 
 pub struct Cgroup {
@@ -71,6 +99,9 @@ impl Cgroup {
         let mode = mode::detect();
         let own = mode::own_cgroups();
         let requested = linux.and_then(|l| l.cgroups_path().clone());
+        if let Some(p) = &requested {
+            validate_path(&p.to_string_lossy())?;
+        }
         let (name, below_caller) = match &requested {
             Some(p) if p.is_absolute() => (
                 p.to_string_lossy().trim_start_matches('/').to_string(),
@@ -90,24 +121,45 @@ impl Cgroup {
                     .parent()
                     .map(|p| p.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                v2::enable_down_to(Path::new(mode::ROOT), &parent)?;
+                // enable_down_to makes the missing parents: note them first.
+                let created_parents = missing_ancestors(&[Path::new(mode::ROOT).join(&path)]);
+                if let Err(e) = v2::enable_down_to(Path::new(mode::ROOT), &parent) {
+                    remove_dirs(&created_parents);
+                    return Err(e);
+                }
                 CgroupRef {
                     mode,
                     path,
                     parents: HashMap::new(),
+                    created_parents,
                 }
             }
             _ => CgroupRef {
                 mode,
                 path: name,
                 parents: if below_caller { own } else { HashMap::new() },
+                created_parents: Vec::new(),
             },
         };
-        let cgroup = Cgroup::open(&reference);
-        cgroup.cg.create().map_err(backend("create"))?;
+        let mut cgroup = Cgroup::open(&reference);
+        let dirs = cgroup.dirs();
+        if let Some(outside) = dirs.iter().find(|d| !d.starts_with(mode::ROOT)) {
+            return Err(CgroupError::InvalidPath(outside.display().to_string()));
+        }
+        if mode != Mode::Unified {
+            cgroup.reference.created_parents = missing_ancestors(&dirs);
+        }
+        if let Err(e) = cgroup.cg.create() {
+            // cgroups-rs stops at the first hierarchy that fails: undo the others.
+            let _ = cgroup.cg.delete();
+            cgroup.remove_created_parents();
+            let what = format!("create {}", cgroup.reference.path);
+            return Err(backend(&what)(e));
+        }
         if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
             if let Err(e) = cgroup.apply(res) {
                 let _ = cgroup.cg.delete();
+                cgroup.remove_created_parents();
                 return Err(e);
             }
         }
@@ -216,6 +268,7 @@ impl Cgroup {
     pub fn remove(self) -> Result<(), CgroupError> {
         // Already gone: `rm -f` and the monitor may both clean up after a kill.
         if !self.dirs().iter().any(|d| d.exists()) {
+            self.remove_created_parents();
             return Ok(());
         }
         if explain::enabled() {
@@ -239,9 +292,50 @@ impl Cgroup {
         explain::step("cgroup", || {
             format!("rmdir {}", explain::brace_paths(&self.dirs()))
         });
+        self.remove_created_parents();
         explain::record_removed("removed cgroup");
         Ok(())
     }
+
+    /// rmdir the parents this cgroup's creation made, deepest first. One still in use
+    /// (another container below it, or its own tasks) is not empty and stays: rmdir fails.
+    fn remove_created_parents(&self) {
+        remove_dirs(&self.reference.created_parents);
+    }
+}
+
+fn remove_dirs(dirs: &[PathBuf]) {
+    let removed: Vec<&PathBuf> = dirs
+        .iter()
+        // Never rmdir outside cgroupfs, whatever state says.
+        .filter(|d| d.starts_with(mode::ROOT) && std::fs::remove_dir(d).is_ok())
+        .collect();
+    if !removed.is_empty() {
+        explain::step("cgroup", || {
+            format!(
+                "rmdir {} (parents nsbox made)",
+                explain::brace_paths(&removed)
+            )
+        });
+    }
+}
+
+/// The ancestors of `dirs` (below the hierarchy roots) that do not exist yet, deepest first.
+fn missing_ancestors(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut missing = Vec::new();
+    for dir in dirs {
+        let mut at = dir.parent();
+        while let Some(p) = at {
+            if p.exists() || !p.starts_with(mode::ROOT) {
+                break;
+            }
+            missing.push(p.to_path_buf());
+            at = p.parent();
+        }
+    }
+    missing.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    missing.dedup();
+    missing
 }
 
 fn join(parent: &str, name: &str) -> String {
