@@ -57,7 +57,13 @@ fn main() -> ExitCode {
             return ExitCode::from(code as u8);
         }
     };
-    let root = DataRoot::new(cli.root);
+    let root = match DataRoot::open(cli.root) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("nsbox: {e}");
+            return ExitCode::from(cli::EXIT_NSBOX as u8);
+        }
+    };
     let result = match cli.command {
         Command::Run(args) => cli::run::run(&root, *args),
         Command::Container(cmd) => cli::container::dispatch(&root, cmd),

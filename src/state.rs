@@ -272,7 +272,7 @@ impl Containers {
             path: path.display().to_string(),
             err,
         })?;
-        let mut f = File::create(&tmp).map_err(io("write", &tmp))?;
+        let mut f = crate::dataroot::create_private(&tmp).map_err(io("write", &tmp))?;
         f.write_all(&bytes).map_err(io("write", &tmp))?;
         fs::rename(&tmp, &path).map_err(io("rename", &path))
     }

@@ -224,7 +224,7 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
         );
         spec.set_annotations(Some(a));
     }
-    spec.save(dir.join("config.json"))
+    crate::dataroot::write_json_private(&dir.join("config.json"), &spec)
         .context("write config.json")?;
 
     let st = ContainerState {

@@ -1,0 +1,129 @@
+//! Closing the host (issue 11): what an unprivileged host user, or a container, must not
+//! reach — the data root, the nsbox binary, the host's kernel keyring.
+
+mod common;
+
+use common::{stderr, Env};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A missing tool fails the test under CI and skips it elsewhere.
+fn have(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{tool} is required under CI"
+        );
+        eprintln!("skipping: {tool} not installed");
+    }
+    found
+}
+
+/// Run `args` as `nobody` (no groups); true if it succeeded.
+fn as_nobody(args: &[&str]) -> bool {
+    let out = Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .args(args)
+        .output()
+        .expect("spawn setpriv");
+    out.status.success()
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::symlink_metadata(p)
+        .unwrap_or_else(|e| panic!("stat {}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// Poll `cond` until it holds, failing after 10 s.
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn only_container(env: &Env) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(env.root().join("containers"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "one container: {dirs:?}");
+    dirs.remove(0)
+}
+
+#[test]
+fn data_root_is_closed_to_unprivileged_users() {
+    if !have("setpriv") {
+        return;
+    }
+    let env = Env::with_busybox();
+    assert_eq!(mode(env.root()), 0o710, "a new data root is 0710");
+    // A setuid copy of busybox in the container's upper dir, and a secret in its config.
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "s",
+        "-e",
+        "SECRET=hunter2",
+        "busybox",
+        "sh",
+        "-c",
+        "cp /bin/busybox /suid && chmod 4755 /suid && echo logged && sleep 1000",
+    ]);
+    let dir = only_container(&env);
+    let upper_suid = dir.join("upper/suid");
+    wait_for("the setuid file", || upper_suid.exists());
+    wait_for("the log line", || {
+        std::fs::read_to_string(dir.join("container.log")).is_ok_and(|l| l.contains("logged"))
+    });
+    let layers: Vec<PathBuf> = std::fs::read_dir(env.root().join("overlay"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("diff/bin/busybox"))
+        .filter(|p| p.exists())
+        .collect();
+    assert!(!layers.is_empty(), "busybox is in a layer");
+
+    for f in ["config.json", "state.json", "container.log", "attach.sock"] {
+        assert_eq!(mode(&dir.join(f)), 0o600, "{f} is 0600");
+    }
+    let root = env.root().to_str().unwrap().to_string();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    assert!(!as_nobody(&["ls", &root]), "nobody lists the data root");
+    for f in ["config.json", "state.json", "container.log"] {
+        assert!(!as_nobody(&["cat", &s(&dir.join(f))]), "nobody reads {f}");
+    }
+    for p in [
+        upper_suid.clone(),
+        dir.join("merged/suid"),
+        layers[0].clone(),
+    ] {
+        assert!(
+            !as_nobody(&["stat", &s(&p)]),
+            "nobody reaches {}",
+            p.display()
+        );
+    }
+    env.ok(&["rm", "-f", "s"]);
+
+    // A root left open (by an older nsbox) is closed on the next command.
+    std::fs::set_permissions(env.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.ok(&["ps", "-a"]);
+    assert_eq!(
+        mode(env.root()),
+        0o710,
+        "an existing data root is closed again"
+    );
+    let out = env.nsbox(&["ps"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
