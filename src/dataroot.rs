@@ -79,7 +79,7 @@ impl DataRoot {
 fn close_dir(dir: &Path) -> io::Result<()> {
     let md = std::fs::symlink_metadata(dir)?;
     if !md.is_dir() {
-        return Err(io::Error::new(io::ErrorKind::Other, "not a directory"));
+        return Err(io::Error::other("not a directory"));
     }
     let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
     use std::os::unix::fs::MetadataExt;

@@ -127,3 +127,66 @@ fn data_root_is_closed_to_unprivileged_users() {
     let out = env.nsbox(&["ps"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// Host keyctl and its libraries, mounted into a busybox container, run through the
+/// dynamic loader (busybox has none of its own).
+const KEYCTL_MOUNTS: [&str; 4] = [
+    "-v",
+    "/usr/lib/x86_64-linux-gnu:/k/lib:ro",
+    "-v",
+    "/usr/bin/keyctl:/k/keyctl:ro",
+];
+const KEYCTL_IN: &str = "/k/lib/ld-linux-x86-64.so.2 --library-path /k/lib /k/keyctl";
+
+#[test]
+fn containers_get_a_session_keyring_of_their_own() {
+    if !have("keyctl") || !Path::new("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2").exists() {
+        return;
+    }
+    let env = Env::with_busybox();
+    let nsbox = common::NSBOX;
+    let mounts = KEYCTL_MOUNTS.join(" ");
+    // In a fresh host session keyring (so the test does not touch the caller's): a host key
+    // the container must not read, a run and an exec that try, and a key added inside.
+    let script = format!(
+        r#"set -u
+id=$(keyctl add user nsbox-host-key topsecret @s) || exit 90
+"{nsbox}" run -d --name k {mounts} busybox sleep 1000 >/dev/null || exit 91
+"{nsbox}" exec k sh -c '{KEYCTL_IN} print '$id' && echo RUN-READ; {KEYCTL_IN} add user nsbox-inner v @s >/dev/null; {KEYCTL_IN} rdescribe @s' 
+"{nsbox}" run --rm {mounts} busybox sh -c '{KEYCTL_IN} print '$id' && echo INIT-READ; {KEYCTL_IN} rdescribe @s; {KEYCTL_IN} add user nsbox-inner2 v @s >/dev/null'
+"{nsbox}" rm -f k >/dev/null
+echo HOST; keyctl list @s
+"#
+    );
+    let out = Command::new("keyctl")
+        .args(["session", "-", "sh", "-c", &script])
+        .env("NSBOX_ROOT", env.root())
+        .output()
+        .expect("spawn keyctl");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "script failed: {text}");
+    assert!(
+        !text.contains("RUN-READ") && !text.contains("INIT-READ"),
+        "{text}"
+    );
+    assert!(!text.contains("topsecret"), "the host key leaked: {text}");
+    let (inside, host) = text.split_once("HOST").expect("host part");
+    assert_eq!(
+        inside.matches("keyring;0;0;").count(),
+        2,
+        "exec and run describe their session keyring: {text}"
+    );
+    assert!(
+        inside.contains("_ses."),
+        "the container's own keyring: {text}"
+    );
+    assert!(host.contains("nsbox-host-key"), "{text}");
+    assert!(
+        !host.contains("nsbox-inner"),
+        "a key added inside reached the host: {text}"
+    );
+}

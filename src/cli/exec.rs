@@ -127,8 +127,15 @@ pub fn exec(root: &DataRoot, a: ExecArgs) -> Result<i32> {
     } else if !a.interactive {
         stdio.fds[0] = Some(null.as_raw_fd());
     }
-    let entered = enter::spawn_in(st.pid, st.cgroup.as_ref(), &process, stdio)
-        .map_err(|e: RuntimeError| ExitError::new(e.exit_code(), e.to_string()))?;
+    let keyring = crate::runtime::keyring::session_name(&spec, &st.id);
+    let entered = enter::spawn_in(
+        st.pid,
+        st.cgroup.as_ref(),
+        keyring.as_deref(),
+        &process,
+        stdio,
+    )
+    .map_err(|e: RuntimeError| ExitError::new(e.exit_code(), e.to_string()))?;
     if a.detach {
         return Ok(0);
     }

@@ -44,9 +44,11 @@ pub struct Entered {
 
 /// Start `process` (args, env, cwd, user, caps) inside the container whose pid 1 is `pid`.
 /// Returns once it has exec'd; a setup or exec failure comes back with Docker's exit code.
+/// `keyring`: the container's session keyring to join (`keyring::session_name`), or None.
 pub fn spawn_in(
     pid: i32,
     cgroup: Option<&CgroupRef>,
+    keyring: Option<&str>,
     process: &Process,
     stdio: Stdio,
 ) -> Result<Entered, RuntimeError> {
@@ -74,7 +76,7 @@ pub fn spawn_in(
     let (helper, helper_pidfd) = match sys::clone_fork(0, None).map_err(RuntimeError::Clone)? {
         sys::Forked::Child => {
             drop(ours_chan);
-            let code = match helper_main(cgroup, &joins, process, stdio, theirs) {
+            let code = match helper_main(cgroup, &joins, keyring, process, stdio, theirs) {
                 Ok(code) => code,
                 Err((code, msg, chan)) => {
                     let _ = chan.send(&FromInit::Failed { code, msg }, None);
@@ -111,6 +113,7 @@ type HelperError = (i32, String, Channel);
 fn helper_main(
     cgroup: Option<&CgroupRef>,
     joins: &[(&str, CloneFlags, File)],
+    keyring: Option<&str>,
     process: &Process,
     stdio: Stdio,
     chan: Channel,
@@ -136,6 +139,10 @@ fn helper_main(
             names.join(" --")
         )
     });
+    // The container's session keyring, not the caller's (runc's setns init does the same).
+    if let Err(e) = super::keyring::join(keyring) {
+        fail!(125, "{e}");
+    }
     let child = match sys::clone_fork(0, None) {
         Ok(sys::Forked::Child) => {
             let (code, msg) = process_main(process, stdio, &chan);

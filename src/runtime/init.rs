@@ -6,7 +6,7 @@ use super::channel::{Channel, FromInit, ToInit};
 use super::namespaces::NamespacePlan;
 use super::process::Stdio;
 use super::tiny_init;
-use super::{exec, rootfs, security, sys, tty};
+use super::{exec, keyring, rootfs, security, sys, tty};
 use crate::explain;
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
@@ -35,12 +35,13 @@ impl<E: std::fmt::Display> From<E> for InitFailure {
 pub fn run(
     spec: &Spec,
     rootfs: &Path,
+    id: &str,
     ns: NamespacePlan,
     chan: Channel,
     stdio: Stdio,
     cgroup: Option<&Cgroup>,
 ) -> ! {
-    let failure = match setup_and_exec(spec, rootfs, ns, &chan, stdio, cgroup) {
+    let failure = match setup_and_exec(spec, rootfs, id, ns, &chan, stdio, cgroup) {
         Ok(never) => match never {},
         Err(f) => f,
     };
@@ -57,6 +58,7 @@ pub fn run(
 fn setup_and_exec(
     spec: &Spec,
     rootfs: &Path,
+    id: &str,
     ns: NamespacePlan,
     chan: &Channel,
     stdio: Stdio,
@@ -81,6 +83,7 @@ fn setup_and_exec(
     }
     // Our own session: the caller's terminal signals reach us only through the monitor.
     setsid().map_err(|e| format!("setsid: {e}"))?;
+    keyring::join(keyring::session_name(spec, id).as_deref())?;
     umask(Mode::empty());
 
     if let Some(h) = spec.hostname() {

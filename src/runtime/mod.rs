@@ -5,6 +5,7 @@ pub mod channel;
 pub mod enter;
 pub mod exec;
 mod init;
+pub mod keyring;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;

@@ -76,7 +76,7 @@ pub fn create(
         match sys::clone_fork(ns.clone_flags.bits() as u64, None).map_err(RuntimeError::Clone)? {
             sys::Forked::Child => {
                 drop(ours);
-                init::run(spec, rootfs, ns, theirs, stdio, cgroup.as_ref())
+                init::run(spec, rootfs, id, ns, theirs, stdio, cgroup.as_ref())
             }
             sys::Forked::Parent { pid, pidfd } => (pid, pidfd),
         };

@@ -181,3 +181,54 @@ pub fn dup2(fd: RawFd, target: RawFd) -> io::Result<()> {
     }
     Ok(())
 }
+
+const KEYCTL_SETPERM: libc::c_int = 5;
+const KEYCTL_DESCRIBE: libc::c_int = 6;
+const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
+
+/// keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): make the session keyring called `name` (an
+/// existing one we may search, else a new one) this process's session keyring.
+pub fn keyctl_join_session_keyring(name: &std::ffi::CStr) -> io::Result<i32> {
+    // SAFETY: `name` is a valid NUL-terminated string for the duration of the call.
+    let ret =
+        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ret as i32)
+}
+
+/// keyctl(KEYCTL_DESCRIBE): "type;uid;gid;perm;description" of a key.
+pub fn keyctl_describe(key: i32) -> io::Result<String> {
+    let mut buf = vec![0u8; 512];
+    // SAFETY: the kernel writes at most `buf.len()` bytes into the buffer we own.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_DESCRIBE,
+            key,
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // The return value is the full length including the NUL, even if it was cut.
+    let len = (ret as usize).min(buf.len());
+    buf.truncate(len);
+    while buf.last() == Some(&0) {
+        buf.pop();
+    }
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// keyctl(KEYCTL_SETPERM): set a key's permission mask.
+pub fn keyctl_setperm(key: i32, perm: u32) -> io::Result<()> {
+    // SAFETY: plain syscall on integer arguments.
+    let ret = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, key, perm) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
