@@ -6,6 +6,7 @@
 //! <root>/containers/   one dir per container: config.json, state.json, upper/work/merged — state
 //! <root>/volumes/      named and anonymous volumes: <name>/_data — storage::volumes
 //! <root>/tmp/          scratch space on the same filesystem, for temp-then-rename
+//! <root>/empty/        always empty: a layer of the sealed view of nsbox (cloned_binary)
 //! ```
 //!
 //! The root is closed to everybody but root, as Docker's is (0710 root:root): it holds
@@ -68,6 +69,10 @@ impl DataRoot {
     }
     pub fn tmp(&self) -> PathBuf {
         self.path.join("tmp")
+    }
+    /// An always-empty directory (the second layer of the sealed view of our binary).
+    pub fn empty_dir(&self) -> PathBuf {
+        self.path.join("empty")
     }
     /// The directory of one unpacked layer, keyed by the hex of its diff_id.
     pub fn layer_dir(&self, diff_id_hex: &str) -> PathBuf {

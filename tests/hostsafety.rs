@@ -190,3 +190,103 @@ echo HOST; keyctl list @s
         "a key added inside reached the host: {text}"
     );
 }
+
+/// Open `path` for writing (appending nothing): the error, if any.
+fn open_for_write(path: &str) -> Option<std::io::Error> {
+    std::fs::OpenOptions::new().append(true).open(path).err()
+}
+
+/// The pid of the host process whose command line is exactly `cmdline` (args joined by ' ').
+fn pid_of(cmdline: &str) -> Option<i32> {
+    std::fs::read_dir("/proc").ok()?.find_map(|e| {
+        let pid: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let args: Vec<String> = raw
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        (args.join(" ") == cmdline).then_some(pid)
+    })
+}
+
+fn ppid_of(pid: i32) -> i32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    after.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn nsbox_code_in_containers_runs_from_a_sealed_binary() {
+    let env = Env::with_busybox();
+    let before = std::fs::metadata(common::NSBOX).unwrap();
+    // --init's pid 1 is nsbox code: the container tries to write its binary.
+    let out = env.nsbox(&[
+        "run",
+        "--rm",
+        "--init",
+        "busybox",
+        "sh",
+        "-c",
+        "echo pwned >> /proc/1/exe && echo WROTE-INIT; exit 0",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !common::stdout(&out).contains("WROTE"),
+        "the container wrote /proc/1/exe"
+    );
+    assert!(stderr(&out).contains("/proc/1/exe"), "{}", stderr(&out));
+
+    // exec's helper (in the container's namespaces) and the monitor, from the host as root.
+    env.ok(&[
+        "run", "-d", "--name", "c", "--init", "busybox", "sleep", "1000",
+    ]);
+    env.ok(&["exec", "-d", "c", "sleep", "4321"]);
+    let mut sleeper = None;
+    wait_for("the exec'd process", || {
+        sleeper = pid_of("sleep 4321");
+        sleeper.is_some()
+    });
+    let helper = ppid_of(sleeper.unwrap_or_default());
+    let init = pid_of("sleep 1000").map(ppid_of).expect("the tiny init");
+    let monitor = ppid_of(init);
+    // The attack keeps a handle on the binary and writes once nothing executes it any more.
+    let mut held = Vec::new();
+    for (what, pid) in [
+        ("exec helper", helper),
+        ("tiny init", init),
+        ("monitor", monitor),
+    ] {
+        let exe = format!("/proc/{pid}/exe");
+        held.push((what, std::fs::File::open(&exe).unwrap()));
+        let link = std::fs::read_link(&exe).unwrap();
+        assert_ne!(
+            link,
+            Path::new(common::NSBOX),
+            "the {what} runs the binary on disk"
+        );
+        let err = open_for_write(&exe);
+        assert!(
+            err.is_some(),
+            "the {what}'s binary ({}) is writable",
+            link.display()
+        );
+    }
+    env.ok(&["rm", "-f", "c"]);
+    wait_for("the exec'd process to go", || {
+        pid_of("sleep 4321").is_none()
+    });
+    for (what, f) in &held {
+        let fd = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(f));
+        assert!(
+            open_for_write(&fd).is_some(),
+            "the {what}'s binary is writable once it has exited"
+        );
+    }
+    let after = std::fs::metadata(common::NSBOX).unwrap();
+    assert_eq!(
+        (before.len(), before.modified().unwrap()),
+        (after.len(), after.modified().unwrap()),
+        "the nsbox binary on disk changed"
+    );
+}

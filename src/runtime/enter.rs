@@ -52,6 +52,11 @@ pub fn spawn_in(
     process: &Process,
     stdio: Stdio,
 ) -> Result<Entered, RuntimeError> {
+    // CVE-2019-5736: the helper and the process run our code in the container until exec.
+    super::cloned_binary::require_sealed().map_err(|e| RuntimeError::Init {
+        code: 125,
+        msg: e.to_string(),
+    })?;
     // Opened here, before the fork: the helper's setns must not depend on its /proc.
     let mut joins = Vec::new();
     let ours = |name: &str| std::fs::read_link(format!("/proc/self/ns/{name}")).ok();

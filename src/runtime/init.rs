@@ -6,7 +6,7 @@ use super::channel::{Channel, FromInit, ToInit};
 use super::namespaces::NamespacePlan;
 use super::process::Stdio;
 use super::tiny_init;
-use super::{exec, keyring, rootfs, security, sys, tty};
+use super::{cloned_binary, exec, keyring, rootfs, security, sys, tty};
 use crate::explain;
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
@@ -68,6 +68,8 @@ fn setup_and_exec(
         .process()
         .as_ref()
         .ok_or_else(|| InitFailure::from("spec has no process"))?;
+    // CVE-2019-5736: our /proc/self/exe must be a sealed copy, never the host's binary.
+    cloned_binary::require_sealed()?;
     // Into our cgroup before anything else, so everything from here on is accounted there
     // and the cgroup namespace below is rooted at it.
     if let Some(cg) = cgroup {

@@ -2,6 +2,7 @@
 
 pub mod cgroups;
 pub mod channel;
+pub mod cloned_binary;
 pub mod enter;
 pub mod exec;
 mod init;

@@ -232,3 +232,74 @@ pub fn keyctl_setperm(key: i32, perm: u32) -> io::Result<()> {
     }
     Ok(())
 }
+
+const FSOPEN_CLOEXEC: libc::c_uint = 1;
+const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+const FSCONFIG_SET_STRING: libc::c_uint = 1;
+const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+/// MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV.
+pub const MOUNT_ATTR_RDONLY_NOSUID_NODEV: libc::c_uint = 0x1 | 0x2 | 0x4;
+
+/// fsopen(2): a new filesystem context (close-on-exec) for the filesystem type `fstype`.
+pub fn fsopen(fstype: &std::ffi::CStr) -> io::Result<OwnedFd> {
+    // SAFETY: `fstype` is NUL-terminated and outlives the call.
+    let fd = unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// fsconfig(2) FSCONFIG_SET_STRING: set the option `key` to `value`.
+pub fn fsconfig_set_string(
+    ctx: BorrowedFd<'_>,
+    key: &std::ffi::CStr,
+    value: &std::ffi::CStr,
+) -> io::Result<()> {
+    // SAFETY: both strings are NUL-terminated and outlive the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            FSCONFIG_SET_STRING,
+            key.as_ptr(),
+            value.as_ptr(),
+            0,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// fsconfig(2) FSCONFIG_CMD_CREATE: create the superblock.
+pub fn fsconfig_create(ctx: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: no pointers are passed (NULL key and value).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// fsmount(2): a detached mount (in no mount namespace) of the context's superblock.
+pub fn fsmount(ctx: BorrowedFd<'_>, attrs: libc::c_uint) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall on integer arguments.
+    let fd = unsafe { libc::syscall(libc::SYS_fsmount, ctx.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
