@@ -303,3 +303,123 @@ pub fn fsmount(ctx: BorrowedFd<'_>, attrs: libc::c_uint) -> io::Result<OwnedFd> 
     // SAFETY: the kernel returned a new descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
+
+const BPF_PROG_LOAD: libc::c_int = 5;
+const BPF_PROG_ATTACH: libc::c_int = 8;
+/// BPF_PROG_TYPE_CGROUP_DEVICE.
+pub const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+/// BPF_CGROUP_DEVICE (attach type).
+pub const BPF_CGROUP_DEVICE: u32 = 6;
+/// BPF_F_ALLOW_MULTI: our program runs next to any attached by a parent cgroup's owner.
+pub const BPF_F_ALLOW_MULTI: u32 = 2;
+
+/// The BPF_PROG_LOAD part of `union bpf_attr` (fields up to expected_attach_type).
+#[repr(C)]
+#[derive(Default)]
+struct BpfProgLoadAttr {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+    prog_name: [u8; 16],
+    prog_ifindex: u32,
+    expected_attach_type: u32,
+}
+
+/// The BPF_PROG_ATTACH part of `union bpf_attr`.
+#[repr(C)]
+#[derive(Default)]
+struct BpfProgAttachAttr {
+    target_fd: u32,
+    attach_bpf_fd: u32,
+    attach_type: u32,
+    attach_flags: u32,
+    replace_bpf_fd: u32,
+}
+
+/// bpf(BPF_PROG_LOAD): load `insns` (raw 8-byte `struct bpf_insn`s) as a program of
+/// `prog_type`; on a verifier refusal the error carries the verifier's log.
+pub fn bpf_prog_load(
+    prog_type: u32,
+    expected_attach_type: u32,
+    insns: &[u64],
+    name: &str,
+) -> io::Result<OwnedFd> {
+    let license = c"Apache-2.0";
+    let mut log = vec![0u8; 64 * 1024];
+    let mut attr = BpfProgLoadAttr {
+        prog_type,
+        insn_cnt: insns.len() as u32,
+        insns: insns.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        log_level: 1,
+        log_size: log.len() as u32,
+        log_buf: log.as_mut_ptr() as u64,
+        expected_attach_type,
+        ..Default::default()
+    };
+    for (dst, src) in attr.prog_name.iter_mut().zip(name.bytes().take(15)) {
+        *dst = src;
+    }
+    // SAFETY: `attr` points at the instructions, the license and the log buffer, all alive
+    // for the call; the size is that of the struct we pass.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_LOAD,
+            &mut attr as *mut BpfProgLoadAttr,
+            std::mem::size_of::<BpfProgLoadAttr>(),
+        )
+    };
+    if fd < 0 {
+        let err = io::Error::last_os_error();
+        let end = log.iter().position(|b| *b == 0).unwrap_or(log.len());
+        let text = String::from_utf8_lossy(&log[..end]);
+        // The verifier's reason is the line before its closing statistics.
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let reason = lines.len().checked_sub(2).map_or("", |i| lines[i]);
+        if reason.is_empty() {
+            return Err(err);
+        }
+        return Err(io::Error::new(
+            err.kind(),
+            format!("{err} (verifier: {reason})"),
+        ));
+    }
+    // SAFETY: the kernel returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// bpf(BPF_PROG_ATTACH): attach `prog` to the cgroup open at `cgroup`.
+pub fn bpf_prog_attach(
+    cgroup: BorrowedFd<'_>,
+    prog: BorrowedFd<'_>,
+    attach_type: u32,
+    flags: u32,
+) -> io::Result<()> {
+    let mut attr = BpfProgAttachAttr {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_bpf_fd: prog.as_raw_fd() as u32,
+        attach_type,
+        attach_flags: flags,
+        ..Default::default()
+    };
+    // SAFETY: `attr` is a plain struct alive for the call; the size matches it.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_ATTACH,
+            &mut attr as *mut BpfProgAttachAttr,
+            std::mem::size_of::<BpfProgAttachAttr>(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

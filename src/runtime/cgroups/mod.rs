@@ -5,6 +5,7 @@
 //! Backends come from cgroups-rs: v2 (unified) when /sys/fs/cgroup is cgroup2, else v1
 //! with one cgroup per controller hierarchy (hybrid hosts included).
 
+mod device_filter;
 pub mod mode;
 mod narrate;
 pub mod resources;
@@ -109,6 +110,14 @@ impl Cgroup {
             if let Err(e) = cgroup.apply(res) {
                 let _ = cgroup.cg.delete();
                 return Err(e);
+            }
+            // v2 has no devices controller: the spec's device rules become a BPF program.
+            if mode == Mode::Unified {
+                let dir = Path::new(mode::ROOT).join(cgroup.reference.path.trim_start_matches('/'));
+                if let Err(e) = device_filter::attach(&dir, &device_filter::rules(res)) {
+                    let _ = cgroup.cg.delete();
+                    return Err(e);
+                }
             }
         }
         explain::step("cgroup", || {
