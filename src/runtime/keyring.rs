@@ -59,7 +59,7 @@ pub fn join(name: Option<&str>) -> Result<(), KeyringError> {
         sys::keyctl_setperm(key, perm | KEY_USR_SEARCH).map_err(perm_err)?;
     }
     explain::step("keyring", || {
-        format!("joined a session keyring of its own, {name} (keyctl session {name})")
+        format!("joined its own session keyring {name} (by hand: keyctl session NAME)")
     });
     Ok(())
 }
