@@ -45,6 +45,9 @@ enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(cli::volume::VolumeCommand),
+    /// Manage nsbox: disk usage, pruning unused data.
+    #[command(subcommand)]
+    System(cli::system::SystemCommand),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Command::Layers(cmd) => cli::layers::dispatch(&root, cmd).map(|()| 0),
         Command::Machinery(cmd) => cli::machinery::dispatch(&root, cmd).map(|()| 0),
         Command::Volume(cmd) => cli::volume::dispatch(&root, cmd).map(|()| 0),
+        Command::System(cmd) => cli::system::dispatch(&root, cmd).map(|()| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

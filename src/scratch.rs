@@ -58,9 +58,17 @@ pub fn remove_any(path: &Path) {
     };
 }
 
+/// Our own start time, read once per process: a forked child has its own pid and start
+/// time, so the cache is keyed by the pid that read it.
 fn own_start_time() -> u64 {
-    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *START.get_or_init(|| proc_start_time(std::process::id() as i32).unwrap_or(0))
+    static PID: AtomicU64 = AtomicU64::new(0);
+    static START: AtomicU64 = AtomicU64::new(0);
+    let pid = std::process::id();
+    if PID.load(Ordering::Relaxed) != u64::from(pid) {
+        START.store(proc_start_time(pid as i32).unwrap_or(0), Ordering::Relaxed);
+        PID.store(u64::from(pid), Ordering::Relaxed);
+    }
+    START.load(Ordering::Relaxed)
 }
 
 /// Start time of a process in clock ticks since boot, from /proc/PID/stat.

@@ -49,6 +49,36 @@ pub enum Status {
     Created,
     Running,
     Exited,
+    /// Never written: what `list`/`resolve` make of a container dir without a readable
+    /// state (its creator died before saving it).
+    Dead,
+}
+
+/// What a container is now, from its state and the processes behind it (Docker's
+/// `State.Status`): the recorded status alone can be stale when its monitor died.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Created,
+    Running,
+    /// Between two runs of a restart policy, its monitor waiting out the back-off.
+    Restarting,
+    Exited,
+    /// Nobody will ever finish it: its creator or monitor died, or its exit status is
+    /// unknown. Removable with `rm -f`.
+    Dead,
+}
+
+impl Phase {
+    /// Docker's `State.Status` word.
+    pub fn docker(self) -> &'static str {
+        match self {
+            Phase::Created => "created",
+            Phase::Running => "running",
+            Phase::Restarting => "restarting",
+            Phase::Exited => "exited",
+            Phase::Dead => "dead",
+        }
+    }
 }
 
 /// Everything nsbox knows about one container.
@@ -91,9 +121,15 @@ pub struct ContainerState {
     pub tty: bool,
     #[serde(default)]
     pub interactive: bool,
-    /// The monitor supervising the container while it runs (0 when none).
+    /// The monitor that owns the container — from its creation until its teardown — (0
+    /// when none), and its start time, to tell it from a reused pid.
     #[serde(default)]
     pub monitor_pid: i32,
+    #[serde(default)]
+    pub monitor_start: u64,
+    /// Set by the monitor while it waits out a restart back-off.
+    #[serde(default)]
+    pub restarting: bool,
     #[serde(default)]
     pub restart: crate::monitor::RestartPolicy,
     #[serde(default)]
@@ -169,6 +205,8 @@ impl ContainerState {
             tty: false,
             interactive: false,
             monitor_pid: 0,
+            monitor_start: 0,
+            restarting: false,
             restart: Default::default(),
             restart_count: 0,
             manually_stopped: false,
@@ -189,15 +227,71 @@ impl ContainerState {
         &self.id[..self.id.len().min(12)]
     }
 
-    /// Whether pid 1 of this container is really still alive (not a reused pid).
+    /// Whether pid 1 of this container is really still alive (not a reused pid, not a
+    /// zombie nobody reaps).
     pub fn is_alive(&self) -> bool {
-        self.status == Status::Running
-            && self.pid > 0
-            && proc_start_time(self.pid) == Some(self.pid_start)
+        self.status == Status::Running && process_alive(self.pid, self.pid_start)
+    }
+
+    /// Whether the container's monitor is still there to finish it.
+    pub fn monitor_alive(&self) -> bool {
+        process_alive(self.monitor_pid, self.monitor_start)
+    }
+
+    /// Docker's state of the container now.
+    pub fn phase(&self) -> Phase {
+        match self.status {
+            _ if self.is_alive() => Phase::Running,
+            Status::Created if self.monitor_pid > 0 && !self.monitor_alive() => Phase::Dead,
+            Status::Created => Phase::Created,
+            Status::Exited if self.restarting && self.monitor_alive() => Phase::Restarting,
+            Status::Exited if self.exit_code.is_some() => Phase::Exited,
+            // pid 1 gone and its exit never recorded.
+            Status::Running | Status::Exited | Status::Dead => Phase::Dead,
+        }
+    }
+
+    /// The exit status as far as it is known: None while it runs, or when it ended
+    /// without its exit being recorded (never to be taken as a success).
+    pub fn known_exit_code(&self) -> Option<i32> {
+        match self.phase() {
+            Phase::Exited | Phase::Restarting => self.exit_code,
+            _ => None,
+        }
     }
 }
 
 pub use crate::scratch::proc_start_time;
+
+/// The exit status shown for a container whose exit was never recorded (containerd's
+/// `UnknownExitStatus`).
+pub const UNKNOWN_EXIT: i32 = 255;
+
+/// Whether `pid` is the live process that started at `start` (0: any start time, for
+/// states written before start times were recorded). A zombie is not alive.
+pub fn process_alive(pid: i32, start: u64) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let Some(rest) = stat.rfind(')').and_then(|i| stat.get(i + 2..)) else {
+        return false;
+    };
+    let mut fields = rest.split(' ');
+    let state = fields.next().unwrap_or("");
+    if matches!(state, "Z" | "X" | "x") {
+        return false;
+    }
+    start == 0 || fields.nth(18).and_then(|f| f.parse().ok()) == Some(start)
+}
+
+/// Our own pid and start time: how a monitor marks a container as its own.
+pub fn own_process() -> (i32, u64) {
+    let pid = std::process::id() as i32;
+    (pid, proc_start_time(pid).unwrap_or(0))
+}
 
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
@@ -207,6 +301,7 @@ pub fn now_rfc3339() -> String {
 pub struct Containers {
     dir: PathBuf,
     names: PathBuf,
+    tmp: PathBuf,
 }
 
 impl Containers {
@@ -214,8 +309,9 @@ impl Containers {
         let c = Containers {
             dir: root.containers(),
             names: root.path().join("names"),
+            tmp: root.tmp(),
         };
-        for d in [&c.dir, &c.names] {
+        for d in [&c.dir, &c.names, &c.tmp] {
             fs::create_dir_all(d).map_err(io("create", d))?;
         }
         Ok(c)
@@ -225,22 +321,69 @@ impl Containers {
         self.dir.join(id)
     }
 
-    /// Reserve `name` for `id`; fails if another container holds it.
+    /// Create the container's directory with its first state, in one step: built under
+    /// `<root>/tmp` (swept if we die there) and renamed into place, so that every dir
+    /// under `containers/` has a state that says who owns it.
+    pub fn create(&self, st: &ContainerState) -> Result<()> {
+        // Named as scratch::TempPath names its entries (maker's pid and start time), so
+        // the sweeper removes it if we die here; the start time is read afresh because
+        // the caller is usually a just-forked monitor.
+        let (pid, start) = own_process();
+        let tmp = self.tmp.join(format!("{pid}-{start}-container-{}", st.id));
+        fs::create_dir(&tmp).map_err(io("create", &tmp))?;
+        let dir = self.dir_of(&st.id);
+        let made =
+            write_state(&tmp, st).and_then(|()| fs::rename(&tmp, &dir).map_err(io("create", &dir)));
+        if made.is_err() {
+            crate::scratch::remove_any(&tmp);
+        }
+        made
+    }
+
+    /// Reserve `name` for `id`; fails if another container holds it. A name left behind
+    /// by a container whose directory is gone (a removal that died half-way) is free.
     pub fn reserve_name(&self, name: &str, id: &str) -> Result<()> {
         if !valid_name(name) {
             return Err(StateError::BadName(name.to_string()));
         }
         let link = self.names.join(name);
-        match std::os::unix::fs::symlink(id, &link) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                let holder = fs::read_link(&link)
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                Err(StateError::NameInUse(name.to_string(), holder))
+        let mut reclaimed = false;
+        loop {
+            match std::os::unix::fs::symlink(id, &link) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                    let holder = fs::read_link(&link)
+                        .map(|p| p.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let stale = !holder.is_empty() && !self.dir_of(&holder).exists();
+                    if stale && !reclaimed {
+                        reclaimed = true;
+                        let _ = fs::remove_file(&link);
+                        continue;
+                    }
+                    return Err(StateError::NameInUse(name.to_string(), holder));
+                }
+                Err(e) => return Err(io("reserve name", &link)(e)),
             }
-            Err(e) => Err(io("reserve name", &link)(e)),
         }
+    }
+
+    /// Release `name` only if it is held by `id`.
+    pub fn release_name_of(&self, name: &str, id: &str) {
+        if fs::read_link(self.names.join(name)).is_ok_and(|p| p.as_os_str() == id) {
+            self.release_name(name);
+        }
+    }
+
+    /// The names held by `id` (one, unless a rename died half-way).
+    fn names_of(&self, id: &str) -> Vec<String> {
+        let Ok(rd) = fs::read_dir(&self.names) else {
+            return Vec::new();
+        };
+        rd.flatten()
+            .filter(|e| fs::read_link(e.path()).is_ok_and(|p| p.as_os_str() == id))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
     }
 
     pub fn release_name(&self, name: &str) {
@@ -258,23 +401,8 @@ impl Containers {
         Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| io("lock", &path)(e.into()))
     }
 
-    /// Write the state atomically (temp + rename) under the container's lock.
-    pub fn save(&self, st: &ContainerState) -> Result<()> {
-        let _lock = self.lock(&st.id)?;
-        self.write_unlocked(st)
-    }
-
     fn write_unlocked(&self, st: &ContainerState) -> Result<()> {
-        let dir = self.dir_of(&st.id);
-        let tmp = dir.join("state.json.tmp");
-        let path = dir.join("state.json");
-        let bytes = serde_json::to_vec_pretty(st).map_err(|err| StateError::Decode {
-            path: path.display().to_string(),
-            err,
-        })?;
-        let mut f = crate::dataroot::create_private(&tmp).map_err(io("write", &tmp))?;
-        f.write_all(&bytes).map_err(io("write", &tmp))?;
-        fs::rename(&tmp, &path).map_err(io("rename", &path))
+        write_state(&self.dir_of(&st.id), st)
     }
 
     /// Read-modify-write under the lock, so concurrent commands never lose an update.
@@ -284,6 +412,44 @@ impl Containers {
         f(&mut st);
         self.write_unlocked(&st)?;
         Ok(st)
+    }
+
+    /// The state of `id`; a directory without a readable state (its creator died before
+    /// writing one) reads as a Dead container, so that `ps -a` shows it and `rm -f`
+    /// removes it.
+    pub fn load_or_dead(&self, id: &str) -> Result<ContainerState> {
+        match self.load(id) {
+            Ok(st) => Ok(st),
+            Err(StateError::NotFound(_)) | Err(StateError::Decode { .. })
+                if self.dir_of(id).is_dir() =>
+            {
+                Ok(self.dead(id))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What is known of a container whose state was never written.
+    fn dead(&self, id: &str) -> ContainerState {
+        let dir = self.dir_of(id);
+        let created = fs::metadata(&dir)
+            .and_then(|m| m.modified())
+            .map(chrono::DateTime::<chrono::Utc>::from)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+            .unwrap_or_else(|_| now_rfc3339());
+        let name = self.names_of(id).into_iter().next().unwrap_or_default();
+        ContainerState {
+            status: Status::Dead,
+            created,
+            log_path: dir.join("container.log"),
+            ..ContainerState::new(
+                id.to_string(),
+                name,
+                Vec::new(),
+                dir.clone(),
+                dir.join("merged"),
+            )
+        }
     }
 
     pub fn load(&self, id: &str) -> Result<ContainerState> {
@@ -301,13 +467,13 @@ impl Containers {
         })
     }
 
-    /// Every container with a readable state, newest first.
+    /// Every container on disk (one without a readable state as Dead), newest first.
     pub fn list(&self) -> Result<Vec<ContainerState>> {
         let mut out = Vec::new();
         let entries = fs::read_dir(&self.dir).map_err(io("read", &self.dir))?;
         for e in entries.flatten() {
             let id = e.file_name().to_string_lossy().into_owned();
-            if let Ok(st) = self.load(&id) {
+            if let Ok(st) = self.load_or_dead(&id) {
                 out.push(st);
             }
         }
@@ -318,12 +484,12 @@ impl Containers {
     /// A container by full id, name, or unique id prefix (Docker's lookup order).
     pub fn resolve(&self, key: &str) -> Result<ContainerState> {
         if key.len() == 64 {
-            if let Ok(st) = self.load(key) {
+            if let Ok(st) = self.load_or_dead(key) {
                 return Ok(st);
             }
         }
         if let Ok(id) = fs::read_link(self.names.join(key)) {
-            if let Ok(st) = self.load(&id.to_string_lossy()) {
+            if let Ok(st) = self.load_or_dead(&id.to_string_lossy()) {
                 return Ok(st);
             }
         }
@@ -336,7 +502,7 @@ impl Containers {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|id| id.starts_with(key));
         match (hits.next(), hits.next()) {
-            (Some(id), None) => self.load(&id),
+            (Some(id), None) => self.load_or_dead(&id),
             (Some(_), Some(_)) => Err(StateError::Ambiguous(key.to_string())),
             _ => Err(StateError::NotFound(key.to_string())),
         }
@@ -356,15 +522,32 @@ impl Containers {
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(io("remove", &dir)(e)),
         }
-        // Only release the name if it still points at us.
-        if fs::read_link(self.names.join(&st.name))
-            .map(|p| p.as_os_str() == st.id.as_str())
-            .unwrap_or(false)
-        {
-            self.release_name(&st.name);
+        // Only names that still point at us (a rename that died half-way may hold two).
+        self.release_name_of(&st.name, &st.id);
+        for n in self.names_of(&st.id) {
+            self.release_name(&n);
         }
         Ok(())
     }
+}
+
+/// Write `dir/state.json` atomically (temp + rename); a failed write leaves the previous
+/// state and no temp file behind.
+fn write_state(dir: &Path, st: &ContainerState) -> Result<()> {
+    let tmp = dir.join("state.json.tmp");
+    let path = dir.join("state.json");
+    let bytes = serde_json::to_vec_pretty(st).map_err(|err| StateError::Decode {
+        path: path.display().to_string(),
+        err,
+    })?;
+    let written = crate::dataroot::create_private(&tmp)
+        .and_then(|mut f| f.write_all(&bytes))
+        .map_err(io("write", &tmp))
+        .and_then(|()| fs::rename(&tmp, &path).map_err(io("rename", &path)));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// Docker's rule for container names.
@@ -423,7 +606,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let c = Containers::open(&DataRoot::new(tmp.path())).unwrap();
         let id = "ab".repeat(32);
-        fs::create_dir_all(c.dir_of(&id)).unwrap();
+        c.create(&sample(&id, "web")).unwrap();
         c.reserve_name("web", &id).unwrap();
         assert!(matches!(
             c.reserve_name("web", "x"),
@@ -433,7 +616,6 @@ mod tests {
             c.reserve_name("-bad", "x"),
             Err(StateError::BadName(..))
         ));
-        c.save(&sample(&id, "web")).unwrap();
         assert_eq!(c.resolve("web").unwrap().id, id);
         assert_eq!(c.resolve("abab").unwrap().id, id);
         assert!(matches!(c.resolve("cd"), Err(StateError::NotFound(_))));
@@ -442,6 +624,51 @@ mod tests {
         c.remove(&st).unwrap();
         assert!(c.resolve("web").is_err());
         c.reserve_name("web", "other").unwrap();
+        // "other" has no dir: its name is stale and free for the taking.
+        c.reserve_name("web", &id).unwrap();
+    }
+
+    #[test]
+    fn a_dir_without_state_reads_as_dead_and_removable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let c = Containers::open(&DataRoot::new(tmp.path())).unwrap();
+        let id = "cd".repeat(32);
+        fs::create_dir_all(c.dir_of(&id).join("upper")).unwrap();
+        c.reserve_name("half", &id).unwrap();
+        let st = c.resolve("half").unwrap();
+        assert_eq!((st.status, st.phase()), (Status::Dead, Phase::Dead));
+        assert_eq!(st.name, "half");
+        assert_eq!(c.list().unwrap().len(), 1);
+        c.remove(&st).unwrap();
+        assert!(!c.dir_of(&id).exists());
+        c.reserve_name("half", "x").unwrap();
+    }
+
+    #[test]
+    fn phases_follow_the_processes() {
+        let (me, start) = own_process();
+        let mut st = sample(&"ef".repeat(32), "p");
+        assert_eq!(st.phase(), Phase::Created);
+        st.monitor_pid = me;
+        st.monitor_start = start;
+        assert_eq!(st.phase(), Phase::Created, "being made by a live monitor");
+        st.monitor_start = start + 1;
+        assert_eq!(st.phase(), Phase::Dead, "its monitor is gone");
+        st.status = Status::Running;
+        st.pid = me;
+        st.pid_start = start;
+        assert_eq!(st.phase(), Phase::Running);
+        st.pid_start = start + 1;
+        assert_eq!(st.phase(), Phase::Dead, "pid 1 gone, no exit recorded");
+        assert_eq!(st.known_exit_code(), None);
+        st.status = Status::Exited;
+        st.exit_code = Some(3);
+        st.restarting = true;
+        st.monitor_start = start;
+        assert_eq!(st.phase(), Phase::Restarting);
+        st.monitor_start = 0;
+        st.monitor_pid = 0;
+        assert_eq!((st.phase(), st.known_exit_code()), (Phase::Exited, Some(3)));
     }
 
     #[test]

@@ -146,14 +146,16 @@ fn containers_get_a_session_keyring_of_their_own() {
     let env = Env::with_busybox();
     let nsbox = common::NSBOX;
     let mounts = KEYCTL_MOUNTS.join(" ");
+    // Docker's seccomp profile refuses keyctl; this is about the keyring when it is allowed.
+    let unconfined = "--security-opt seccomp=unconfined";
     // In a fresh host session keyring (so the test does not touch the caller's): a host key
     // the container must not read, a run and an exec that try, and a key added inside.
     let script = format!(
         r#"set -u
 id=$(keyctl add user nsbox-host-key topsecret @s) || exit 90
-"{nsbox}" run -d --name k {mounts} busybox sleep 1000 >/dev/null || exit 91
+"{nsbox}" run -d --name k {unconfined} {mounts} busybox sleep 1000 >/dev/null || exit 91
 "{nsbox}" exec k sh -c '{KEYCTL_IN} print '$id' && echo RUN-READ; {KEYCTL_IN} add user nsbox-inner v @s >/dev/null; {KEYCTL_IN} rdescribe @s' 
-"{nsbox}" run --rm {mounts} busybox sh -c '{KEYCTL_IN} print '$id' && echo INIT-READ; {KEYCTL_IN} rdescribe @s; {KEYCTL_IN} add user nsbox-inner2 v @s >/dev/null'
+"{nsbox}" run --rm {unconfined} {mounts} busybox sh -c '{KEYCTL_IN} print '$id' && echo INIT-READ; {KEYCTL_IN} rdescribe @s; {KEYCTL_IN} add user nsbox-inner2 v @s >/dev/null'
 "{nsbox}" rm -f k >/dev/null
 echo HOST; keyctl list @s
 "#

@@ -2,8 +2,9 @@
 
 use super::{human, ExitError};
 use crate::dataroot::DataRoot;
-use crate::runtime::cgroups::Cgroup;
-use crate::state::{ContainerState, Containers, Status};
+use crate::runtime::cgroups::mode::{self, Mode};
+use crate::runtime::cgroups::{Cgroup, CgroupRef};
+use crate::state::{ContainerState, Containers, Phase};
 use crate::storage::overlay;
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -94,23 +95,27 @@ pub fn dispatch(root: &DataRoot, cmd: ContainerCommands) -> Result<i32> {
     }
 }
 
-/// Docker's STATUS column, from what is true now (a dead pid 1 is not "Up").
+/// Docker's STATUS column, from what is true now (a dead pid 1 is not "Up", an exit
+/// nobody recorded is not "Exited (0)").
 pub fn status_text(st: &ContainerState) -> String {
-    match st.status {
-        Status::Created => "Created".into(),
-        Status::Running if st.is_alive() => format!(
+    let finished = || human::since(st.finished_at.as_deref().unwrap_or(""));
+    match st.phase() {
+        Phase::Created => "Created".into(),
+        Phase::Running => format!(
             "Up {}",
             human::since(st.started_at.as_deref().unwrap_or(""))
         ),
-        Status::Running => "Exited (unknown)".into(),
-        Status::Exited => {
+        Phase::Restarting => format!(
+            "Restarting ({}) {} ago",
+            st.exit_code.unwrap_or(0),
+            finished()
+        ),
+        Phase::Exited => {
             let code = st.exit_code.unwrap_or(0);
             let oom = if st.oom_killed { " (OOMKilled)" } else { "" };
-            format!(
-                "Exited ({code}){oom} {} ago",
-                human::since(st.finished_at.as_deref().unwrap_or(""))
-            )
+            format!("Exited ({code}){oom} {} ago", finished())
         }
+        Phase::Dead => "Dead".into(),
     }
 }
 
@@ -119,7 +124,8 @@ fn ps(root: &DataRoot, a: PsArgs) -> Result<()> {
     let list: Vec<ContainerState> = containers
         .list()?
         .into_iter()
-        .filter(|c| a.all || c.is_alive())
+        // Docker lists restarting containers with the running ones.
+        .filter(|c| a.all || matches!(c.phase(), Phase::Running | Phase::Restarting))
         .collect();
     if a.quiet {
         for c in &list {
@@ -192,7 +198,8 @@ fn rm(root: &DataRoot, a: RmArgs) -> Result<()> {
 }
 
 /// Remove a container and everything it owns (its anonymous volumes too with `volumes`);
-/// kill it first with `force`.
+/// kill it first with `force`. Whatever is on disk goes, whatever state it is in: a
+/// container whose creator or monitor died (Dead), even a dir without a state.
 pub fn remove_one(
     root: &DataRoot,
     containers: &Containers,
@@ -200,20 +207,25 @@ pub fn remove_one(
     force: bool,
     volumes: bool,
 ) -> Result<()> {
-    let st = containers.resolve(key)?;
-    if st.is_alive() {
+    let mut st = containers.resolve(key)?;
+    let busy = st.is_alive() || st.monitor_alive();
+    if busy {
         if !force {
+            let what = match st.phase() {
+                Phase::Restarting => "restarting",
+                _ => "running",
+            };
             anyhow::bail!(
-                "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                "You cannot remove a {what} container {}. Stop the container before attempting removal or force remove",
                 st.id
             );
         }
-        kill_and_wait(&st);
+        st = settle(containers, st);
     }
     overlay::unmount(&st.rootfs)?;
-    if let Some(r) = &st.cgroup {
+    for cg in cgroups_of(&st) {
         // Gone already when the monitor cleaned up; left over when the monitor died.
-        Cgroup::open(r).remove()?;
+        Cgroup::open(&cg).remove()?;
     }
     containers.remove(&st)?;
     crate::explain::step("state", || {
@@ -226,6 +238,95 @@ pub fn remove_one(
         crate::storage::volumes::remove_anonymous(root, &st)?;
     }
     Ok(())
+}
+
+/// Stop a container and its monitor for good: no restart, pid 1 killed, and the monitor
+/// given time to record the end and clean up; killed if it does not. Returns the state
+/// left (the monitor may have removed the container already: `--rm`).
+fn settle(containers: &Containers, st: ContainerState) -> ContainerState {
+    let _ = containers.update(&st.id, |s| s.manually_stopped = true);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut now = st.clone();
+    loop {
+        if now.is_alive() {
+            kill_and_wait(&now);
+        }
+        if !now.monitor_alive() || Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        match containers.load(&st.id) {
+            Ok(s) => now = s,
+            Err(_) => return st, // removed by its monitor (--rm): only leftovers to sweep
+        }
+    }
+    if now.monitor_alive() {
+        // Stuck (or creating the container at this very moment): it goes too.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(now.monitor_pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let until = Instant::now() + Duration::from_secs(5);
+        while now.monitor_alive() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if let Ok(s) = containers.load_or_dead(&st.id) {
+            now = s;
+        }
+        if now.is_alive() {
+            kill_and_wait(&now);
+        }
+    }
+    now
+}
+
+/// The cgroups the container may have: the one recorded, or — if its monitor died before
+/// recording it — the one nsbox names for it (`nsbox-<id>` below our own cgroup, or below
+/// `--cgroup-parent`).
+fn cgroups_of(st: &ContainerState) -> Vec<CgroupRef> {
+    if let Some(r) = &st.cgroup {
+        return vec![r.clone()];
+    }
+    let name = format!("nsbox-{}", st.id);
+    let parent = st.host_config.cgroup_parent.trim_end_matches('/');
+    let mode = mode::detect();
+    let own = mode::own_cgroups();
+    let r = match (mode, parent) {
+        (Mode::Unified, "") => CgroupRef {
+            mode,
+            path: format!(
+                "{}/{name}",
+                own.get("")
+                    .map(String::as_str)
+                    .unwrap_or("")
+                    .trim_end_matches('/')
+            )
+            .trim_start_matches('/')
+            .to_string(),
+            parents: Default::default(),
+        },
+        (Mode::Unified, p) => CgroupRef {
+            mode,
+            path: format!("{}/{name}", p.trim_start_matches('/')),
+            parents: Default::default(),
+        },
+        (_, "") => CgroupRef {
+            mode,
+            path: name,
+            parents: own,
+        },
+        (_, p) => CgroupRef {
+            mode,
+            path: format!("{}/{name}", p.trim_start_matches('/')),
+            // Relative: below our own cgroup in each hierarchy.
+            parents: if p.starts_with('/') {
+                Default::default()
+            } else {
+                own
+            },
+        },
+    };
+    vec![r]
 }
 
 /// SIGKILL pid 1 (the kernel then kills the whole pid namespace) and wait until it is gone.

@@ -4,7 +4,7 @@
 use super::ExitError;
 use crate::dataroot::DataRoot;
 use crate::image::ImageStore;
-use crate::state::{ContainerState, Containers, Status};
+use crate::state::{ContainerState, Containers, Phase, UNKNOWN_EXIT};
 use crate::storage::volumes::Volumes;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
@@ -103,10 +103,17 @@ pub fn container_json(root: &DataRoot, st: &ContainerState) -> Result<Json> {
     let spec = Spec::load(st.bundle.join("config.json")).ok();
     let process = spec.as_ref().and_then(|s| s.process().clone());
     let alive = st.is_alive();
-    let status = match st.status {
-        Status::Created => "created",
-        Status::Running if alive => "running",
-        _ => "exited",
+    let phase = st.phase();
+    // Docker: a restarting container is still "Running"; an exit nobody recorded is
+    // containerd's unknown status (255), never 0.
+    let exit_code = match phase {
+        Phase::Dead => st.exit_code.unwrap_or(UNKNOWN_EXIT),
+        _ => st.exit_code.unwrap_or(0),
+    };
+    let error = match phase {
+        Phase::Dead if st.monitor_alive() => "exit status not recorded yet",
+        Phase::Dead => "exit status unknown: its monitor is gone",
+        _ => "",
     };
     let namespaces = spec
         .as_ref()
@@ -160,15 +167,15 @@ pub fn container_json(root: &DataRoot, st: &ContainerState) -> Result<Json> {
         "Path": args.first().cloned().unwrap_or_default(),
         "Args": args.iter().skip(1).collect::<Vec<_>>(),
         "State": {
-            "Status": status,
-            "Running": status == "running",
+            "Status": phase.docker(),
+            "Running": matches!(phase, Phase::Running | Phase::Restarting),
             "Paused": false,
-            "Restarting": false,
+            "Restarting": phase == Phase::Restarting,
             "OOMKilled": st.oom_killed,
-            "Dead": false,
+            "Dead": phase == Phase::Dead,
             "Pid": if alive { st.pid } else { 0 },
-            "ExitCode": st.exit_code.unwrap_or(0),
-            "Error": "",
+            "ExitCode": exit_code,
+            "Error": error,
             "StartedAt": st.started_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
             "FinishedAt": st.finished_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
         },

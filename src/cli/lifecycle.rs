@@ -5,7 +5,7 @@
 use super::{human, run, ExitError};
 use crate::dataroot::DataRoot;
 use crate::monitor::client::{self, ClientOptions};
-use crate::state::{ContainerState, Containers, Status};
+use crate::state::{ContainerState, Containers, Phase, Status};
 use crate::storage::{overlay, volumes::Volumes};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -137,11 +137,18 @@ fn stop_signal(containers: &Containers, st: &ContainerState, sig: Signal) -> Res
     signal(st, sig)
 }
 
-/// Until pid 1 is gone and its monitor has recorded the exit (or `deadline`).
+/// Whether the container's monitor will still change its state: pid 1 runs, its exit is
+/// being recorded, or a restart is pending.
+fn settling(st: &ContainerState) -> bool {
+    st.is_alive() || (st.monitor_alive() && (st.status == Status::Running || st.restarting))
+}
+
+/// Until pid 1 is gone and its monitor has recorded the exit, restarts included (or
+/// `deadline`).
 pub fn wait_stopped(containers: &Containers, id: &str, deadline: Option<Instant>) -> bool {
     loop {
         match containers.load(id) {
-            Ok(st) if st.is_alive() || (st.status == Status::Running && monitor_alive(&st)) => {}
+            Ok(st) if settling(&st) => {}
             _ => return true,
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -151,31 +158,56 @@ pub fn wait_stopped(containers: &Containers, id: &str, deadline: Option<Instant>
     }
 }
 
-fn monitor_alive(st: &ContainerState) -> bool {
-    st.monitor_pid > 0 && kill(Pid::from_raw(st.monitor_pid), None).is_ok()
-}
-
 pub fn stop(root: &DataRoot, a: StopArgs) -> Result<()> {
     let containers = Containers::open(root)?;
     let first = parse_signal(a.signal.as_deref().unwrap_or("TERM"))?;
     each(&a.containers, |key| {
         let st = containers.resolve(key)?;
-        if !st.is_alive() {
-            return Ok(()); // Docker: stopping a stopped container is fine.
-        }
-        stop_signal(&containers, &st, first)?;
-        let grace = Instant::now() + Duration::from_secs(a.time);
-        if !wait_stopped(&containers, &st.id, Some(grace)) {
-            // pid 1 ignored the signal (no handler: the kernel protects init): SIGKILL.
-            let _ = signal(&st, Signal::SIGKILL);
-            wait_stopped(
-                &containers,
-                &st.id,
-                Some(Instant::now() + Duration::from_secs(10)),
-            );
-        }
-        Ok(())
+        stop_one(&containers, &st, first, Duration::from_secs(a.time))
     })
+}
+
+/// Stop a container as Docker does: no more restarts (a pending one is cancelled), `sig`
+/// to pid 1, SIGKILL after `grace`; returns once its monitor has recorded the end.
+fn stop_one(
+    containers: &Containers,
+    st: &ContainerState,
+    sig: Signal,
+    grace: Duration,
+) -> Result<()> {
+    if !settling(st) {
+        return Ok(()); // Docker: stopping a stopped container is fine.
+    }
+    containers.update(&st.id, |s| s.manually_stopped = true)?;
+    // A run its monitor started just before it saw the flag is signalled too.
+    let mut signalled: Option<(i32, Instant, bool)> = None;
+    let give_up = Instant::now() + grace + Duration::from_secs(20);
+    loop {
+        let Ok(now) = containers.load(&st.id) else {
+            return Ok(()); // removed meanwhile (--rm)
+        };
+        if now.is_alive() {
+            match &mut signalled {
+                Some((pid, escalate, killed)) if *pid == now.pid => {
+                    if !*killed && Instant::now() >= *escalate {
+                        // pid 1 ignored the signal (no handler: the kernel protects init).
+                        let _ = signal(&now, Signal::SIGKILL);
+                        *killed = true;
+                    }
+                }
+                _ => {
+                    signal(&now, sig)?;
+                    signalled = Some((now.pid, Instant::now() + grace, false));
+                }
+            }
+        } else if !settling(&now) {
+            return Ok(());
+        }
+        if Instant::now() >= give_up {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 pub fn kill_cmd(root: &DataRoot, a: KillArgs) -> Result<()> {
@@ -183,6 +215,11 @@ pub fn kill_cmd(root: &DataRoot, a: KillArgs) -> Result<()> {
     let sig = parse_signal(&a.signal)?;
     each(&a.containers, |key| {
         let st = containers.resolve(key)?;
+        if st.phase() == Phase::Restarting {
+            // Docker: no process to signal; cancelling the pending restart is the kill.
+            containers.update(&st.id, |s| s.manually_stopped = true)?;
+            return Ok(());
+        }
         stop_signal(&containers, &st, sig)
     })
 }
@@ -251,8 +288,8 @@ fn start_one(
     };
     run::launch(
         root,
-        &spec,
-        &st,
+        &st.id,
+        || Ok(spec),
         attach.is_none(),
         attach.unwrap_or(&detached),
     )
@@ -262,14 +299,13 @@ pub fn restart(root: &DataRoot, a: StopArgs) -> Result<()> {
     let containers = Containers::open(root)?;
     each(&a.containers, |key| {
         let st = containers.resolve(key)?;
-        if st.is_alive() {
-            stop_signal(&containers, &st, Signal::SIGTERM)?;
-            let grace = Instant::now() + Duration::from_secs(a.time);
-            if !wait_stopped(&containers, &st.id, Some(grace)) {
-                let _ = signal(&st, Signal::SIGKILL);
-                wait_stopped(&containers, &st.id, None);
-            }
-        }
+        stop_one(
+            &containers,
+            &st,
+            Signal::SIGTERM,
+            Duration::from_secs(a.time),
+        )?;
+        wait_stopped(&containers, &st.id, None);
         let st = containers.load(&st.id)?;
         start_one(root, &containers, &st, None).map(|_| ())
     })
@@ -282,12 +318,17 @@ pub fn wait(root: &DataRoot, a: WaitArgs) -> Result<()> {
         match containers.resolve(key) {
             Ok(st) => {
                 wait_stopped(&containers, &st.id, None);
-                let code = containers
-                    .load(&st.id)
-                    .ok()
-                    .and_then(|s| s.exit_code)
-                    .unwrap_or(-1);
-                println!("{code}");
+                // Never a guess: an exit nobody recorded is an error, not a status.
+                match containers.load(&st.id).map(|s| s.known_exit_code()) {
+                    Ok(Some(code)) => println!("{code}"),
+                    Ok(None) | Err(_) => {
+                        eprintln!(
+                            "Error response from daemon: container {}: exit status unknown",
+                            st.id
+                        );
+                        failed += 1;
+                    }
+                }
             }
             Err(e) => {
                 eprintln!("Error response from daemon: {e}");
@@ -296,7 +337,7 @@ pub fn wait(root: &DataRoot, a: WaitArgs) -> Result<()> {
         }
     }
     if failed > 0 {
-        return Err(ExitError::new(1, format!("{failed} container(s) not found")).into());
+        return Err(ExitError::new(1, format!("{failed} container(s) failed")).into());
     }
     Ok(())
 }
@@ -305,8 +346,12 @@ pub fn rename(root: &DataRoot, a: RenameArgs) -> Result<()> {
     let containers = Containers::open(root)?;
     let st = containers.resolve(&a.container)?;
     containers.reserve_name(&a.new_name, &st.id)?;
-    containers.update(&st.id, |s| s.name = a.new_name.clone())?;
-    containers.release_name(&st.name);
+    if let Err(e) = containers.update(&st.id, |s| s.name = a.new_name.clone()) {
+        // The old name stays the container's: the new one is free again.
+        containers.release_name_of(&a.new_name, &st.id);
+        return Err(e.into());
+    }
+    containers.release_name_of(&st.name, &st.id);
     Ok(())
 }
 

@@ -16,7 +16,9 @@ pub mod mounts;
 pub mod ns;
 pub mod resources;
 pub mod run;
+pub mod security;
 pub mod stats;
+pub mod system;
 pub mod update;
 pub mod volume;
 

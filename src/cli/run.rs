@@ -106,6 +106,8 @@ pub struct RunArgs {
     pub sig_proxy: bool,
     #[command(flatten)]
     pub resources: ResourceArgs,
+    #[command(flatten)]
+    pub security: super::security::SecurityArgs,
     /// Parent cgroup for the container (absolute, or relative to nsbox's own cgroup).
     #[arg(long = "cgroup-parent")]
     pub cgroup_parent: Option<String>,
@@ -177,30 +179,117 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
     // Fail on a missing command before anything is created.
     let process_args = spec::process_args(&image_config, &opts)?;
 
-    let id = state::new_id().context("generate container id")?;
+    let log = args.log_options()?;
 
-    let dir = containers.dir_of(&id);
-    let paths = OverlayPaths::for_container(&dir, lower.clone());
+    let id = state::new_id().context("generate container id")?;
+    let plan = Plan {
+        id: id.clone(),
+        name: args.name.clone(),
+        image_ref: image_ref.clone(),
+        image_id: image.id.clone(),
+        image_config,
+        lower,
+        mount_requests,
+        opts,
+        process_args,
+        host_config,
+        log,
+        rm: args.rm,
+        tty: args.tty,
+        interactive: args.interactive,
+        restart: args.restart,
+        init: args.init,
+    };
+    // Everything from here on happens in the monitor, which owns the container from its
+    // first file on: a client that dies now leaves nothing half-made.
+    let code = launch(
+        root,
+        &id,
+        || create(root, &containers, plan).map_err(failure),
+        args.detach,
+        &client,
+    )?;
+    if args.detach {
+        println!("{id}");
+    }
+    Ok(code)
+}
+
+/// What `run` decided before anything exists; the monitor makes the container from it.
+struct Plan {
+    id: String,
+    name: Option<String>,
+    image_ref: String,
+    image_id: String,
+    image_config: oci_spec::image::ImageConfiguration,
+    lower: Vec<PathBuf>,
+    mount_requests: Vec<crate::spec::mounts::MountRequest>,
+    opts: RunOptions,
+    process_args: Vec<String>,
+    host_config: ResourceOptions,
+    log: LogOptions,
+    rm: bool,
+    tty: bool,
+    interactive: bool,
+    restart: RestartPolicy,
+    init: bool,
+}
+
+/// Make the container (in the monitor): its dir and first state, its name, the overlay
+/// rootfs, volumes and config.json. Whatever fails is rolled back.
+fn create(root: &DataRoot, containers: &Containers, plan: Plan) -> Result<Spec> {
+    let Plan { id, .. } = &plan;
+    let dir = containers.dir_of(id);
+    let paths = OverlayPaths::for_container(&dir, plan.lower.clone());
     let volumes = Volumes::open(root)?;
     let mut undo = Undo {
-        containers: &containers,
+        containers,
         name: None,
         dir: None,
         merged: None,
         volumes: None,
     };
-
-    let name = reserve_name(&containers, args.name.as_deref(), &id)?;
-    undo.name = Some(name.clone());
-    fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    let (monitor_pid, monitor_start) = state::own_process();
+    let st = ContainerState {
+        image: plan.image_ref.clone(),
+        image_id: plan.image_id.clone(),
+        auto_remove: plan.rm,
+        lower_dirs: plan.lower.clone(),
+        host_config: plan.host_config.clone(),
+        tty: plan.tty,
+        interactive: plan.interactive,
+        restart: plan.restart,
+        log: plan.log,
+        log_path: dir.join("container.log"),
+        monitor_pid,
+        monitor_start,
+        ..ContainerState::new(
+            id.clone(),
+            String::new(),
+            plan.process_args.clone(),
+            dir.clone(),
+            paths.merged.clone(),
+        )
+    };
+    containers.create(&st)?;
     undo.dir = Some(dir.clone());
+    let name = reserve_name(containers, plan.name.as_deref(), id)?;
+    undo.name = Some(name.clone());
     overlay::mount_overlay(&root.overlay(), &paths)?;
     undo.merged = Some(paths.merged.clone());
-    let user_mounts = mounts::prepare(&volumes, &mount_requests, &paths.merged)?;
+    let user_mounts = mounts::prepare(&volumes, &plan.mount_requests, &paths.merged)?;
     undo.volumes = Some((&volumes, user_mounts.created.clone()));
+    containers.update(id, |s| {
+        s.name = name.clone();
+        s.mounts = user_mounts.points.clone();
+    })?;
 
-    let user = resolve_user(&paths.merged, &spec::effective_user(&image_config, &opts))?;
-    let hostname = opts
+    let user = resolve_user(
+        &paths.merged,
+        &spec::effective_user(&plan.image_config, &plan.opts),
+    )?;
+    let hostname = plan
+        .opts
         .hostname
         .clone()
         .unwrap_or_else(|| id[..12].to_string());
@@ -212,11 +301,11 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
         etc_hosts: Some(write_file(&dir.join("hosts"), &spec::etc_hosts(&hostname))?),
         etc_resolv_conf: Some(write_file(&dir.join("resolv.conf"), &resolv_conf())?),
         user_mounts: user_mounts.oci,
-        rootfs_propagation: spec::mounts::rootfs_propagation(&mount_requests),
+        rootfs_propagation: spec::mounts::rootfs_propagation(&plan.mount_requests),
     };
-    let mut spec = spec::build(&image_config, &opts, &ctx)?;
-    set_resources(&mut spec, &host_config, &id);
-    if args.init {
+    let mut spec = spec::build(&plan.image_config, &plan.opts, &ctx)?;
+    set_resources(&mut spec, &plan.host_config, id);
+    if plan.init {
         let mut a = spec.annotations().clone().unwrap_or_default();
         a.insert(
             crate::runtime::tiny_init::ANNOTATION.to_string(),
@@ -226,41 +315,27 @@ pub fn run(root: &DataRoot, args: RunArgs) -> Result<i32> {
     }
     crate::dataroot::write_json_private(&dir.join("config.json"), &spec)
         .context("write config.json")?;
-
-    let st = ContainerState {
-        image: image_ref.clone(),
-        image_id: image.id.clone(),
-        auto_remove: args.rm,
-        lower_dirs: lower,
-        host_config,
-        mounts: user_mounts.points,
-        tty: args.tty,
-        interactive: args.interactive,
-        restart: args.restart,
-        log: args.log_options()?,
-        log_path: dir.join("container.log"),
-        ..ContainerState::new(
-            id.clone(),
-            name.clone(),
-            process_args,
-            dir.clone(),
-            paths.merged.clone(),
-        )
-    };
-    containers.save(&st)?;
     // From here on the container exists and the monitor owns it: it unmounts the overlay
     // when the container ends (or fails to start, leaving it "Created" as Docker does) and
     // removes everything with --rm.
-    undo.name = None;
-    undo.dir = None;
-    undo.volumes = None;
-    undo.merged = None;
-    drop(undo);
-    let code = launch(root, &spec, &st, args.detach, &client)?;
-    if args.detach {
-        println!("{}", st.id);
+    undo.disarm();
+    Ok(spec)
+}
+
+/// A creation error as the client reports it: nsbox's exit code and one line, the
+/// chain as main.rs prints it ("outer: inner: root cause", repeats dropped).
+fn failure(e: anyhow::Error) -> MonitorError {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
     }
-    Ok(code)
+    MonitorError::Failed {
+        code: super::exit_code_of(&e),
+        msg: parts.join(": ").replace('\n', " "),
+    }
 }
 
 /// Reserve the given name, or a generated one: on a collision (two containers whose ids
@@ -281,22 +356,26 @@ fn reserve_name(containers: &Containers, given: Option<&str>, id: &str) -> Resul
     }
 }
 
-/// Hand the saved container to a new monitor; stay attached unless `detach`.
+/// Fork the container's monitor, which first runs `prepare` (making the container, or
+/// loading a saved one's spec), then starts it; stay attached unless `detach`.
 /// Returns nsbox's exit status. Shared by `run`, `run --bundle` and `start`.
 pub fn launch(
     root: &DataRoot,
-    spec: &Spec,
-    st: &ContainerState,
+    id: &str,
+    prepare: impl FnOnce() -> Result<Spec, MonitorError>,
     detach: bool,
     client: &ClientOptions,
 ) -> Result<i32> {
-    // Blocked before the fork so that none is lost: the client reads them from a signalfd.
+    // Compiled seccomp filters are kept by profile digest (runtime/seccomp.rs).
+    crate::runtime::seccomp::use_cache_dir(root.path().join("cache").join("seccomp"));
+    // Blocked before the fork so that none is lost (the client reads them from a
+    // signalfd), and so that none kills the monitor before it has its own session.
     nix::sys::signal::sigprocmask(
         nix::sys::signal::SigmaskHow::SIG_BLOCK,
         Some(&crate::runtime::process::monitored_signals()),
         None,
     )?;
-    match monitor::spawn(root, spec, &st.id, detach) {
+    match monitor::spawn(root, id, detach, prepare) {
         Ok(Started::Detached) => Ok(0),
         Ok(Started::Attached { chan, master }) => {
             match monitor::client::attach(&chan, master, client, false)? {
@@ -360,18 +439,8 @@ fn run_bundle(
         Some(n) => n.clone(),
         None => state::new_id().context("generate container id")?,
     };
-    let dir = containers.dir_of(&id);
-    containers.reserve_name(&id, &id)?;
-    let mut undo = Undo {
-        containers: &containers,
-        name: Some(id.clone()),
-        dir: None,
-        merged: None,
-        volumes: None,
-    };
-    fs::create_dir(&dir).with_context(|| format!("create {}", dir.display()))?;
-    undo.dir = Some(dir.clone());
     let process = spec.process().as_ref();
+    let dir = containers.dir_of(&id);
     let st = ContainerState {
         auto_remove: true,
         tty: process.and_then(|p| p.terminal()).unwrap_or(false),
@@ -379,19 +448,39 @@ fn run_bundle(
         log_path: dir.join("container.log"),
         ..ContainerState::new(
             id.clone(),
-            id,
+            id.clone(),
             process.and_then(|p| p.args().clone()).unwrap_or_default(),
             bundle,
             rootfs,
         )
     };
-    containers.save(&st)?;
-    undo.name = None;
-    undo.dir = None;
-    drop(undo);
-    let code = launch(root, &spec, &st, args.detach, client)?;
+    // Made in the monitor, like `run`'s containers.
+    let prepare = || -> Result<Spec, MonitorError> {
+        let mut undo = Undo {
+            containers: &containers,
+            name: None,
+            dir: None,
+            merged: None,
+            volumes: None,
+        };
+        let (monitor_pid, monitor_start) = state::own_process();
+        containers
+            .create(&ContainerState {
+                monitor_pid,
+                monitor_start,
+                ..st
+            })
+            .map_err(|e| failure(e.into()))?;
+        undo.dir = Some(dir.clone());
+        containers
+            .reserve_name(&id, &id)
+            .map_err(|e| failure(e.into()))?;
+        undo.disarm();
+        Ok(spec)
+    };
+    let code = launch(root, &id, prepare, args.detach, client)?;
     if args.detach {
-        println!("{}", st.id);
+        println!("{id}");
     }
     Ok(code)
 }
@@ -406,6 +495,16 @@ struct Undo<'a> {
     volumes: Option<(&'a Volumes, Vec<String>)>,
 }
 
+impl Undo<'_> {
+    /// Everything made is kept: the container exists.
+    fn disarm(&mut self) {
+        self.name = None;
+        self.dir = None;
+        self.merged = None;
+        self.volumes = None;
+    }
+}
+
 impl Drop for Undo<'_> {
     fn drop(&mut self) {
         if let Some((volumes, names)) = &self.volumes {
@@ -416,11 +515,11 @@ impl Drop for Undo<'_> {
         if let Some(m) = &self.merged {
             let _ = overlay::unmount(m);
         }
-        if let Some(d) = &self.dir {
-            let _ = fs::remove_dir_all(d);
-        }
         if let Some(n) = &self.name {
             self.containers.release_name(n);
+        }
+        if let Some(d) = &self.dir {
+            let _ = fs::remove_dir_all(d);
         }
     }
 }
@@ -454,7 +553,7 @@ fn run_options(args: &RunArgs, cmd: Vec<String>) -> Result<RunOptions> {
         },
         read_only: args.read_only,
         tty: args.tty,
-        security: Default::default(),
+        security: args.security.to_options()?,
     })
 }
 

@@ -5,7 +5,7 @@ use std::io::{self, Read};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DigestError {
-    #[error("invalid digest {0:?}: want sha256:<64 hex digits>")]
+    #[error("invalid digest {:?}: want sha256:<64 hex digits>", shown(.0))]
     Invalid(String),
     #[error("digest mismatch for {what}: expected sha256:{expected}, got sha256:{actual}")]
     Mismatch {
@@ -13,6 +13,14 @@ pub enum DigestError {
         expected: String,
         actual: String,
     },
+}
+
+/// At most 80 characters of a string from the input, for an error message.
+fn shown(s: &str) -> String {
+    match s.char_indices().nth(80) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
 }
 
 /// Whether `s` is exactly 64 lowercase hex digits.

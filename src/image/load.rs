@@ -20,16 +20,20 @@ const MAX_JSON: u64 = 16 << 20;
 pub enum LoadError {
     #[error("open {path}: {source}")]
     Open { path: String, source: io::Error },
-    #[error("read archive {path}: {source}")]
-    Archive { path: String, source: io::Error },
-    #[error("{0}: not found in the archive")]
+    /// The io::Error is described, never shown: the tar and gzip readers quote input bytes.
+    #[error("read archive {path}: {}", unpack::describe_read(.err))]
+    Archive { path: String, err: io::Error },
+    #[error("{0}: not a tar archive, nor a gzip-compressed one, nor an OCI layout directory")]
+    NotTar(String),
+    #[error("{0:?}: not found in the archive")]
     Missing(String),
     #[error("no manifest.json or index.json: not an image archive or OCI layout")]
     NotAnImage,
-    #[error("parse {what}: {source}")]
+    /// serde_json's messages may quote the input's strings: only where and what kind.
+    #[error("parse {what}: {}", describe_json(.err))]
     Json {
         what: String,
-        source: serde_json::Error,
+        err: serde_json::Error,
     },
     #[error("{0}")]
     Invalid(String),
@@ -83,9 +87,9 @@ impl Source {
         let n = f.read(&mut head).map_err(open_err)?;
         let tar_path = match unpack::detect(&head[..n]) {
             Compression::Gzip => {
-                let arch_err = |source| LoadError::Archive {
+                let arch_err = |err| LoadError::Archive {
                     path: path.display().to_string(),
-                    source,
+                    err,
                 };
                 f.seek(SeekFrom::Start(0)).map_err(arch_err)?;
                 let mut out = File::create(scratch).map_err(arch_err)?;
@@ -134,9 +138,9 @@ impl Source {
                 let &(pos, size) = index
                     .get(&clean_name)
                     .ok_or_else(|| LoadError::Missing(name.to_string()))?;
-                let arch_err = |source| LoadError::Archive {
+                let arch_err = |err| LoadError::Archive {
                     path: path.display().to_string(),
-                    source,
+                    err,
                 };
                 let mut f = File::open(path).map_err(arch_err)?;
                 f.seek(SeekFrom::Start(pos)).map_err(arch_err)?;
@@ -151,9 +155,9 @@ impl Source {
         self.open_member(name)?
             .take(MAX_JSON + 1)
             .read_to_end(&mut buf)
-            .map_err(|source| LoadError::Archive {
+            .map_err(|err| LoadError::Archive {
                 path: name.to_string(),
-                source,
+                err,
             })?;
         if buf.len() as u64 > MAX_JSON {
             return Err(LoadError::Invalid(format!("{name}: too large")));
@@ -172,16 +176,24 @@ impl Source {
 
 /// Index a tar: regular members by offset; symlinks and hardlinks resolved to their target.
 fn index_tar(path: &Path) -> Result<HashMap<String, (u64, u64)>, LoadError> {
-    let arch_err = |source| LoadError::Archive {
+    let arch_err = |err| LoadError::Archive {
         path: path.display().to_string(),
-        source,
+        err,
     };
     let f = File::open(path).map_err(arch_err)?;
     let mut archive = tar::Archive::new(io::BufReader::new(f));
     let mut index = HashMap::new();
     let mut links: Vec<(String, String)> = Vec::new();
-    for entry in archive.entries().map_err(arch_err)? {
-        let entry = entry.map_err(arch_err)?;
+    let not_tar = || LoadError::NotTar(path.display().to_string());
+    let mut first = true;
+    for entry in archive.entries().map_err(|_| not_tar())? {
+        // A first header that does not parse: the file is no tar at all.
+        let entry = match entry {
+            Ok(e) => e,
+            Err(_) if first => return Err(not_tar()),
+            Err(e) => return Err(arch_err(e)),
+        };
+        first = false;
         let raw = entry.path_bytes();
         let Some(name) = clean(&String::from_utf8_lossy(&raw)) else {
             continue;
@@ -282,10 +294,22 @@ struct DockerEntry {
 }
 
 fn parse<'a, T: Deserialize<'a>>(what: &str, data: &'a [u8]) -> Result<T, LoadError> {
-    serde_json::from_slice(data).map_err(|source| LoadError::Json {
+    serde_json::from_slice(data).map_err(|err| LoadError::Json {
         what: what.to_string(),
-        source,
+        err,
     })
+}
+
+/// A JSON error by kind and place, without the input's text.
+fn describe_json(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Io => "read error",
+        Category::Syntax => "not valid JSON",
+        Category::Data => "not the expected structure",
+        Category::Eof => "unexpected end of JSON",
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
 }
 
 /// Find the images in a source. `manifest.json` wins over `index.json`, as in docker load.

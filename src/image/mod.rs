@@ -29,4 +29,4 @@ mod whiteout;
 
 // Part of the contract for run/storage, which do not call all of it yet.
 #[allow(unused_imports)]
-pub use store::{normalize, short, ImageError, ImageRecord, ImageStore, Removed};
+pub use store::{normalize, short, ImageError, ImageRecord, ImageStore, Pruned, Removed};

@@ -17,7 +17,7 @@ pub(super) use crate::scratch::TempPath;
 use nix::fcntl::{Flock, FlockArg};
 use oci_spec::image::ImageConfiguration;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -94,6 +94,13 @@ impl ImageRecord {
     pub fn hex(&self) -> &str {
         self.id.strip_prefix("sha256:").unwrap_or(&self.id)
     }
+}
+
+/// What `prune` removed, and the unpacked bytes of the layers it freed.
+#[derive(Debug, Default)]
+pub struct Pruned {
+    pub removed: Vec<Removed>,
+    pub reclaimed: u64,
 }
 
 /// What `remove` did, in order, in Docker's words.
@@ -407,37 +414,27 @@ impl ImageStore {
             bar
         });
         let mut staged = Batch::default();
-        // A docker-save member may serve several images: copy it once.
-        let mut member_hex: HashMap<String, String> = HashMap::new();
+        // Every layer blob is read and checked on every load (its digest, and its diff_id
+        // through the decompressor), even when its layer is unpacked already: the store
+        // never takes, and a load never accepts, a blob it has not verified. A member that
+        // serves several images (docker save) is checked once per diff_id.
+        let mut verified: HashMap<(String, String), String> = HashMap::new();
         for plan in &plans {
             let mut these = Vec::new();
             for layer in &plan.layers {
                 if let Some(b) = &bar {
                     b.set_message(format!("Loading layer {}", &layer.diff_hex[..12]));
                 }
-                let need_layer = !staged.layers.contains_key(&layer.diff_hex)
-                    && !self.layer_present(&layer.diff_hex);
-                let known = layer
-                    .blob_hex
-                    .clone()
-                    .or_else(|| member_hex.get(&layer.member).cloned())
-                    .filter(|h| staged.blobs.contains_key(h) || self.blob_present(h));
-                let hex = match known {
-                    Some(h) if !need_layer => h,
-                    _ => {
-                        let reader = src.open_member(&layer.member)?;
-                        let (blob, hex) =
-                            self.stage_blob(reader, &layer.member, layer.blob_hex.as_deref())?;
-                        if need_layer {
-                            let f = File::open(&blob.path).map_err(io_err(&blob.path))?;
-                            let s = self.stage_layer(io::BufReader::new(f), layer)?;
-                            staged.layers.insert(layer.diff_hex.clone(), s);
-                        }
-                        staged.blobs.entry(hex.clone()).or_insert(blob);
+                let key = (layer.member.clone(), layer.diff_hex.clone());
+                let hex = match verified.get(&key) {
+                    Some(h) => h.clone(),
+                    None => {
+                        let hex = self.verify_or_stage(&src, layer, &mut staged)?;
+                        crash_point("layer-staged");
+                        verified.insert(key, hex.clone());
                         hex
                     }
                 };
-                member_hex.insert(layer.member.clone(), hex.clone());
                 these.push(hex);
                 if let Some(b) = &bar {
                     b.inc(1);
@@ -449,6 +446,55 @@ impl ImageStore {
             b.finish_and_clear();
         }
         self.commit(&plans, staged)
+    }
+
+    /// Read one layer blob of a load and check it. A blob the store holds already, whose
+    /// layer is unpacked, is only streamed through the digests; anything else is copied to
+    /// a temp file (verified) and, when its layer is missing, unpacked from there.
+    fn verify_or_stage(
+        &self,
+        src: &Source,
+        layer: &LayerPlan,
+        staged: &mut Batch,
+    ) -> Result<String, ImageError> {
+        let need_layer =
+            !staged.layers.contains_key(&layer.diff_hex) && !self.layer_present(&layer.diff_hex);
+        let have_blob = layer
+            .blob_hex
+            .as_ref()
+            .filter(|h| staged.blobs.contains_key(*h) || self.blob_present(h));
+        let reader = src.open_member(&layer.member)?;
+        if let (Some(hex), false) = (have_blob, need_layer) {
+            self.check_digests(reader, layer)?;
+            return Ok(hex.clone());
+        }
+        let (blob, hex) = self.stage_blob(reader, &layer.member, layer.blob_hex.as_deref())?;
+        let f = File::open(&blob.path).map_err(io_err(&blob.path))?;
+        if need_layer {
+            let s = self.stage_layer(io::BufReader::new(f), layer)?;
+            staged.layers.insert(layer.diff_hex.clone(), s);
+        } else {
+            self.check_digests(io::BufReader::new(f), layer)?;
+        }
+        staged.blobs.entry(hex.clone()).or_insert(blob);
+        Ok(hex)
+    }
+
+    /// The blob digest (when known) and the diff_id of a layer stream, checked.
+    fn check_digests(&self, reader: impl io::Read, layer: &LayerPlan) -> Result<(), ImageError> {
+        let (blob_hex, diff_hex) = unpack::digests(reader).map_err(|source| ImageError::Layer {
+            member: layer.member.clone(),
+            source,
+        })?;
+        if let Some(blob) = &layer.blob_hex {
+            digest::check(&layer.member, blob, &blob_hex)?;
+        }
+        digest::check(
+            &format!("diff_id of {}", layer.member),
+            &layer.diff_hex,
+            &diff_hex,
+        )?;
+        Ok(())
     }
 
     /// Copy a layer blob into a temp file, hashing it; check it against `expected` if known.
@@ -649,6 +695,7 @@ impl ImageStore {
     /// Under the lock: move staged layers into place, then write blobs, records and tags.
     fn commit(&self, plans: &[ImagePlan], staged: Batch) -> Result<Vec<ImageRecord>, ImageError> {
         let _lock = self.lock()?;
+        crash_point("commit-locked");
         for (hex, mut t) in staged.blobs {
             let dest = self.blobs().join(&hex);
             if !dest.is_file() {
@@ -656,6 +703,7 @@ impl ImageStore {
                 t.keep();
             }
         }
+        crash_point("blobs-moved");
         for (hex, mut s) in staged.layers {
             let dest = self.root.layer_dir(&hex);
             if dest.exists() {
@@ -668,12 +716,22 @@ impl ImageStore {
                     .map_err(|e| ImageError::Other(e.to_string()))?;
             self.write_atomic(&self.layers_meta().join(format!("{hex}.json")), &meta)?;
         }
+        crash_point("layers-moved");
         let mut tags = self.read_tags()?;
         let mut ids = Vec::new();
         for (n, plan) in plans.iter().enumerate() {
             for l in &plan.layers {
                 if !self.layer_present(&l.diff_hex) {
                     return Err(ImageError::LayerMissing(format!("sha256:{}", l.diff_hex)));
+                }
+            }
+            // A blob found in the store before the lock was taken may have been pruned
+            // since: a record is only written when everything it names is there.
+            for b in staged.layer_blobs.get(n).into_iter().flatten() {
+                if !self.blob_present(b) {
+                    return Err(ImageError::Other(format!(
+                        "layer blob sha256:{b} went missing from the store while loading: try again"
+                    )));
                 }
             }
             self.write_blob(&plan.config_hex, &plan.config_bytes)?;
@@ -714,6 +772,7 @@ impl ImageStore {
             let data =
                 serde_json::to_vec_pretty(&rec).map_err(|e| ImageError::Other(e.to_string()))?;
             self.write_atomic(&self.db().join(format!("{}.json", plan.config_hex)), &data)?;
+            crash_point("record-written");
             for t in &plan.tags {
                 tags.insert(t.clone(), rec.id.clone());
             }
@@ -815,15 +874,162 @@ impl ImageStore {
                 continue;
             }
             let lhex = digest::parse(d)?;
-            let dir = self.root.layer_dir(lhex);
-            match fs::remove_dir_all(&dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_err(&dir)(e)),
-            }
+            self.remove_layer_dir(lhex)?;
             let _ = fs::remove_file(self.layers_meta().join(format!("{lhex}.json")));
         }
         Ok(())
+    }
+
+    /// Remove a layer dir. It is renamed into scratch first: a remover killed mid-way
+    /// leaves a scratch entry the sweeper removes, never a half-removed layer under its
+    /// real name that a later load would take for whole.
+    fn remove_layer_dir(&self, hex: &str) -> Result<(), ImageError> {
+        let dir = self.root.layer_dir(hex);
+        let gone = TempPath::new(&self.root.tmp(), "rm-layer");
+        match fs::rename(&dir, &gone.path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err(&dir)(e)),
+        }
+        // `gone` is dropped here: the tree is removed.
+    }
+
+    /// `docker image prune`: remove the dangling (untagged) images, or with `all` every
+    /// image, that no container uses (`in_use`: image ids) and `select` accepts; then
+    /// reclaim every blob and layer dir no image references (`keep_layers`: diff_id hexes
+    /// of layers containers mount). Returns what was removed and the bytes freed.
+    pub fn prune(
+        &self,
+        all: bool,
+        in_use: &HashSet<String>,
+        keep_layers: &HashSet<String>,
+        select: &dyn Fn(&ImageRecord) -> bool,
+    ) -> Result<Pruned, ImageError> {
+        let _lock = self.lock()?;
+        let mut tags = self.read_tags()?;
+        let mut out = Pruned::default();
+        let mut doomed = Vec::new();
+        for rec in self.list()? {
+            if !(all || rec.repo_tags.is_empty()) || in_use.contains(&rec.id) || !select(&rec) {
+                continue;
+            }
+            for t in &rec.repo_tags {
+                tags.remove(t);
+                out.removed.push(Removed::Untagged(t.clone()));
+            }
+            doomed.push(rec);
+        }
+        // Tags go first: a prune killed here leaves untagged images, which the next takes.
+        self.write_tags(&tags)?;
+        for rec in doomed {
+            let p = self.db().join(format!("{}.json", rec.hex()));
+            match fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(&p)(e)),
+            }
+            out.removed.push(Removed::Deleted(rec.id));
+        }
+        out.reclaimed = self.collect_garbage(keep_layers)?;
+        Ok(out)
+    }
+
+    /// With the lock held: remove the blobs, layer dirs, layer sizes and short links no
+    /// image references, and what killed writers left in the store's dirs. Returns the
+    /// unpacked size of the layers removed. Nothing is removed if any record is unreadable
+    /// (its references would be unknown).
+    fn collect_garbage(&self, keep_layers: &HashSet<String>) -> Result<u64, ImageError> {
+        let tags = self.read_tags()?;
+        let mut blobs_used = HashSet::new();
+        let mut layers_used = keep_layers.clone();
+        for hex in self.record_hexes()? {
+            let rec = match self.read_record(&hex, &tags) {
+                Ok(r) => r,
+                Err(ImageError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            blobs_used.insert(rec.hex().to_string());
+            for d in rec.manifest.iter().chain(&rec.layer_blobs) {
+                blobs_used.insert(digest::parse(d)?.to_string());
+            }
+            for d in &rec.diff_ids {
+                layers_used.insert(digest::parse(d)?.to_string());
+            }
+        }
+        for d in [
+            self.root.images(),
+            self.db(),
+            self.blobs(),
+            self.layers_meta(),
+        ] {
+            crate::scratch::sweep(&d);
+        }
+        let unused = |dir: &Path, used: &HashSet<String>| -> Vec<String> {
+            fs::read_dir(dir)
+                .map(|rd| {
+                    rd.flatten()
+                        .filter_map(|e| e.file_name().to_str().map(String::from))
+                        .filter(|n| digest::is_hex64(n) && !used.contains(n))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        for hex in unused(&self.blobs(), &blobs_used) {
+            let p = self.blobs().join(&hex);
+            match fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(&p)(e)),
+            }
+        }
+        let mut reclaimed = 0;
+        for hex in unused(&self.root.overlay(), &layers_used) {
+            let size = self.layer_size(&hex);
+            self.remove_layer_dir(&hex)?;
+            reclaimed += size;
+        }
+        let meta = self.layers_meta();
+        for e in fs::read_dir(&meta).map_err(io_err(&meta))?.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(hex) = name.strip_suffix(".json") {
+                if digest::is_hex64(hex) && !self.layer_present(hex) {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+        // Short links of layers that are gone (made by storage::overlay at mount time).
+        if let Ok(rd) = fs::read_dir(self.root.overlay().join("l")) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink())
+                    && fs::metadata(&p).is_err()
+                {
+                    let _ = fs::remove_file(&p);
+                }
+            }
+        }
+        Ok(reclaimed)
+    }
+
+    /// Unpacked size of each layer dir in the store, by diff_id hex.
+    pub fn layer_sizes(&self) -> Result<HashMap<String, u64>, ImageError> {
+        let tags = self.read_tags()?;
+        let mut out = HashMap::new();
+        for hex in self.record_hexes()? {
+            let Ok(rec) = self.read_record(&hex, &tags) else {
+                continue;
+            };
+            for (i, d) in rec.diff_ids.iter().enumerate() {
+                let h = digest::parse(d)?.to_string();
+                let size = rec
+                    .layer_sizes
+                    .get(i)
+                    .copied()
+                    .unwrap_or_else(|| self.layer_size(&h));
+                out.insert(h, size);
+            }
+        }
+        Ok(out)
     }
 
     /// One element of `docker image inspect`'s array.
@@ -856,6 +1062,15 @@ impl ImageStore {
             "RootFS": {"Type": "layers", "Layers": img.diff_ids},
             "Size": img.size,
         }))
+    }
+}
+
+/// Test hook: with `NSBOX_TEST_CRASH_AT=<point>` the process SIGKILLs itself at that point
+/// of a load or commit (layer-staged, commit-locked, blobs-moved, layers-moved,
+/// record-written), so tests can check what a kill -9 there leaves behind.
+fn crash_point(point: &str) {
+    if std::env::var_os("NSBOX_TEST_CRASH_AT").is_some_and(|v| v == point) {
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
     }
 }
 

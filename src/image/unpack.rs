@@ -1,7 +1,9 @@
 //! Safe layer extraction: one tar entry at a time, never following a symlink, never leaving
 //! the destination directory.
 //!
-//! Rules: paths must be relative without `..`; every parent component that exists must be a
+//! Rules: a path is relative to the layer root, as Docker, containerd and podman read it (a
+//! leading `/` is dropped, `a/../b` is `b`); a path that climbs above the root is refused;
+//! every parent component that exists must be a
 //! real directory (not a symlink, not a file); an existing entry is unlinked before a new one
 //! takes its name (so a regular file replaces a symlink instead of writing through it);
 //! hardlink targets follow the same rules and must already exist in this layer. Whiteouts
@@ -24,13 +26,15 @@ use tar::EntryType;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
-    #[error("read layer: {0}")]
-    Read(#[source] io::Error),
+    /// What went wrong reading the stream, described without any of its bytes (the tar
+    /// crate's messages quote header fields: never shown).
+    #[error("read layer: {}", describe_read(.0))]
+    Read(io::Error),
+    #[error("entry {0:?}: the layer ends inside its data (truncated)")]
+    Truncated(String),
     #[error("{path}: {source}")]
     Io { path: String, source: io::Error },
-    #[error("refusing entry {0:?}: absolute path")]
-    Absolute(String),
-    #[error("refusing entry {0:?}: path contains '..'")]
+    #[error("refusing entry {0:?}: path leads out of the layer ('..' above its root)")]
     DotDot(String),
     #[error("refusing entry {0:?}: a parent is a symlink or not a directory")]
     ThroughLink(String),
@@ -115,44 +119,130 @@ pub fn unpack_layer<R: Read>(src: R, dest: &Path) -> Result<Unpacked, UnpackErro
     })
 }
 
+/// The blob digest and the diff_id of a layer stream, without extracting it: how a layer
+/// that is already unpacked is checked when it comes again. A corrupt gzip stream fails.
+pub fn digests<R: Read>(src: R) -> Result<(String, String), UnpackError> {
+    let mut buffered = BufReader::with_capacity(1 << 16, HashingReader::new(src));
+    let compression = detect(buffered.fill_buf().map_err(UnpackError::Read)?);
+    let mut tar = match compression {
+        Compression::Gzip => {
+            HashingReader::new(Box::new(MultiGzDecoder::new(&mut buffered)) as Box<dyn Read + '_>)
+        }
+        Compression::None => HashingReader::new(Box::new(&mut buffered) as Box<dyn Read + '_>),
+        Compression::Zstd => return Err(UnpackError::Zstd),
+    };
+    tar.drain().map_err(UnpackError::Read)?;
+    let (_, diff_hex, _) = tar.finish();
+    let mut blob = buffered.into_inner();
+    blob.drain().map_err(UnpackError::Read)?;
+    let (_, blob_hex, _) = blob.finish();
+    Ok((blob_hex, diff_hex))
+}
+
 /// Extract a tar stream; returns the reader, the sha256 hex of the tar stream and the size.
 fn extract<R: Read>(r: R, dest: &Path) -> Result<(R, String, u64), UnpackError> {
-    let mut archive = tar::Archive::new(HashingReader::new(r));
+    let end = EndMark::default();
+    let mut archive = tar::Archive::new(PadToBlock {
+        inner: HashingReader::new(r),
+        pos: 0,
+        pad: 0,
+        end: end.clone(),
+    });
     let mut x = Extractor {
         dest: dest.to_path_buf(),
         size: 0,
         dirs: Vec::new(),
+        end,
     };
     for entry in archive.entries().map_err(UnpackError::Read)? {
         let mut entry = entry.map_err(UnpackError::Read)?;
         x.entry(&mut entry)?;
     }
     x.finish()?;
-    let mut hashing = archive.into_inner();
+    let mut hashing = archive.into_inner().inner;
     hashing.drain().map_err(UnpackError::Read)?;
     let (r, hex, _) = hashing.finish();
     Ok((r, hex, x.size))
 }
 
-/// A tar path as a clean relative path: `None` for the root itself ("./").
+/// A tar path as a clean path relative to the layer root: `None` for the root itself ("./",
+/// "/"). A leading `/` is dropped and `..` removes the previous component, as Go's
+/// `filepath.Clean` does for Docker; a `..` above the root is refused.
 pub fn sanitize(raw: &[u8]) -> Result<Option<PathBuf>, UnpackError> {
     let shown = || String::from_utf8_lossy(raw).into_owned();
-    if raw.first() == Some(&b'/') {
-        return Err(UnpackError::Absolute(shown()));
-    }
-    let mut out = PathBuf::new();
+    let mut parts: Vec<&[u8]> = Vec::new();
     for comp in raw.split(|&b| b == b'/') {
         match comp {
             b"" | b"." => {}
-            b".." => return Err(UnpackError::DotDot(shown())),
-            c => out.push(OsStr::from_bytes(c)),
+            b".." => {
+                if parts.pop().is_none() {
+                    return Err(UnpackError::DotDot(shown()));
+                }
+            }
+            c => parts.push(c),
         }
     }
-    Ok(if out.as_os_str().is_empty() {
-        None
-    } else {
-        Some(out)
-    })
+    if parts.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(parts.iter().map(|c| OsStr::from_bytes(c)).collect()))
+}
+
+/// A read error in words that never quote the stream: OS errors as they are, the known
+/// gzip messages, and a plain "corrupt" for everything the tar parser says.
+pub fn describe_read(e: &io::Error) -> String {
+    if e.raw_os_error().is_some() {
+        return e.to_string();
+    }
+    let msg = e.to_string();
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => "unexpected end of data (truncated)".into(),
+        _ if [
+            "corrupt deflate stream",
+            "invalid gzip header",
+            "incomplete deflate stream",
+        ]
+        .contains(&msg.as_str()) =>
+        {
+            format!("corrupt gzip data ({msg})")
+        }
+        _ if msg == "archive header checksum mismatch" => {
+            "corrupt tar data (bad header checksum)".into()
+        }
+        _ => "corrupt tar data".into(),
+    }
+}
+
+/// The end of the real stream, as seen by [`PadToBlock`]: set once it reached EOF.
+type EndMark = std::rc::Rc<std::cell::Cell<Option<u64>>>;
+
+/// Pads a tar stream that ends without its last block's padding (umoci writes such layers;
+/// Go's archive/tar, hence Docker, containerd and podman, accept them) with zeros up to
+/// the next 512-byte boundary. The bytes are hashed below this reader, so digests cover
+/// only the real stream; the extractor checks that no entry's data lies in the padding.
+struct PadToBlock<R> {
+    inner: R,
+    pos: u64,
+    pad: u64,
+    end: EndMark,
+}
+
+impl<R: Read> Read for PadToBlock<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.end.get().is_none() {
+            let n = self.inner.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                self.pos += n as u64;
+                return Ok(n);
+            }
+            self.end.set(Some(self.pos));
+            self.pad = (512 - self.pos % 512) % 512;
+        }
+        let n = (self.pad as usize).min(buf.len());
+        buf[..n].fill(0);
+        self.pad -= n as u64;
+        Ok(n)
+    }
 }
 
 struct Extractor {
@@ -160,6 +250,8 @@ struct Extractor {
     size: u64,
     /// Directories and their mtimes, set at the end (creating children changes them).
     dirs: Vec<(PathBuf, i64)>,
+    /// Where the real stream ended, once it did (see [`PadToBlock`]).
+    end: EndMark,
 }
 
 impl Extractor {
@@ -213,7 +305,13 @@ impl Extractor {
                     .custom_flags(libc::O_NOFOLLOW)
                     .open(&path)
                     .map_err(io_err(&path))?;
-                self.size += io::copy(entry, &mut f).map_err(UnpackError::Read)?;
+                let want = entry.size();
+                let got = io::copy(entry, &mut f).map_err(UnpackError::Read)?;
+                let data_end = entry.raw_file_position() + want;
+                if got != want || self.end.get().is_some_and(|end| data_end > end) {
+                    return Err(UnpackError::Truncated(shown));
+                }
+                self.size += got;
             }
             EntryType::Symlink => {
                 let target = entry
@@ -329,7 +427,6 @@ impl Extractor {
         let rel = match sanitize(raw) {
             Ok(Some(rel)) => rel,
             Ok(None) => return Err(bad("empty target")),
-            Err(UnpackError::Absolute(_)) => return Err(bad("absolute target")),
             Err(_) => return Err(bad("target outside the layer")),
         };
         let parent = self
@@ -430,14 +527,15 @@ mod tests {
     fn sanitize_paths() {
         assert_eq!(sanitize(b"./a/./b/").unwrap(), Some(PathBuf::from("a/b")));
         assert_eq!(sanitize(b"./").unwrap(), None);
-        assert!(matches!(
-            sanitize(b"/etc/passwd"),
-            Err(UnpackError::Absolute(_))
-        ));
-        assert!(matches!(
-            sanitize(b"a/../../b"),
-            Err(UnpackError::DotDot(_))
-        ));
+        assert_eq!(sanitize(b"/").unwrap(), None);
+        assert_eq!(
+            sanitize(b"/etc/passwd").unwrap(),
+            Some(PathBuf::from("etc/passwd"))
+        );
+        assert_eq!(sanitize(b"a/../b").unwrap(), Some(PathBuf::from("b")));
+        for bad in [&b"a/../../b"[..], b"/../x", b"../x", b".."] {
+            assert!(matches!(sanitize(bad), Err(UnpackError::DotDot(_))));
+        }
     }
 
     #[test]
@@ -490,7 +588,8 @@ mod tests {
         let out = outside.path().to_str().unwrap();
         let cases: Vec<Vec<RawEntry<'_>>> = vec![
             vec![("../x", EntryType::Regular, "", b"x")],
-            vec![("/x", EntryType::Regular, "", b"x")],
+            vec![("/../x", EntryType::Regular, "", b"x")],
+            vec![("a/../../x", EntryType::Regular, "", b"x")],
             vec![
                 ("l", EntryType::Symlink, out, b""),
                 ("l/x", EntryType::Regular, "", b"x"),
@@ -507,6 +606,63 @@ mod tests {
             assert!(r.is_err(), "{case:?} was accepted");
         }
         assert!(!outside.path().join("x").exists());
+    }
+
+    #[test]
+    fn absolute_entries_are_relative_to_the_layer_root() {
+        let (dir, r) = unpack(&raw_tar(&[
+            ("/", EntryType::Directory, "", b""),
+            ("/etc/", EntryType::Directory, "", b""),
+            ("/etc/x", EntryType::Regular, "", b"x"),
+            ("/etc/h", EntryType::Link, "/etc/x", b""),
+            ("a/../etc/y", EntryType::Regular, "", b"y"),
+        ]));
+        r.unwrap();
+        assert_eq!(fs::read(dir.path().join("etc/x")).unwrap(), b"x");
+        assert_eq!(fs::read(dir.path().join("etc/h")).unwrap(), b"x");
+        assert_eq!(fs::read(dir.path().join("etc/y")).unwrap(), b"y");
+    }
+
+    #[test]
+    fn a_layer_without_final_padding_unpacks_but_truncated_data_does_not() {
+        let full = raw_tar(&[("f", EntryType::Regular, "", b"hello")]);
+        // What umoci writes: the header and the data, no padding, no end blocks.
+        let unpadded = &full[..512 + 5];
+        let (dir, r) = unpack(unpadded);
+        let u = r.unwrap();
+        assert_eq!(u.diff_hex, super::super::digest::sha256_hex(unpadded));
+        assert_eq!(fs::read(dir.path().join("f")).unwrap(), b"hello");
+        let (_dir, r) = unpack(&full[..512 + 3]);
+        assert!(matches!(r, Err(UnpackError::Truncated(_))), "{r:?}");
+    }
+
+    #[test]
+    fn digests_match_what_unpacking_finds() {
+        use std::io::Write;
+        let tar = raw_tar(&[("f", EntryType::Regular, "", b"hello")]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        let gz = gz.finish().unwrap();
+        let (_dir, r) = unpack(&gz);
+        let u = r.unwrap();
+        assert_eq!(
+            digests(&gz[..]).unwrap(),
+            (u.blob_hex.clone(), u.diff_hex.clone())
+        );
+        let mut bad = gz.clone();
+        let mid = bad.len() / 2;
+        bad[mid] ^= 0xff;
+        bad[mid + 1] ^= 0xff;
+        assert!(digests(&bad[..]).is_err() || digests(&bad[..]).unwrap().1 != u.diff_hex);
+    }
+
+    #[test]
+    fn read_errors_never_quote_the_stream() {
+        let mut junk = b"root:x:0:0:secret-words:/root:/bin/sh\n".repeat(20);
+        junk.truncate(1024);
+        let (_dir, r) = unpack(&junk);
+        let msg = r.unwrap_err().to_string();
+        assert!(!msg.contains("secret") && !msg.contains("root"), "{msg}");
     }
 
     #[test]

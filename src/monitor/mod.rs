@@ -94,29 +94,36 @@ pub enum Started {
     },
 }
 
-/// Fork the monitor for container `id` (its state and config are saved) and return once
-/// the container runs. On failure the monitor has already cleaned up.
+/// Fork the monitor for container `id` and return once the container runs. The monitor
+/// first calls `prepare` to create the container (or, for `start`, just to hand over its
+/// spec): from the fork on the container belongs to the monitor alone, so a client that
+/// dies at any moment leaves no half-made container — it is run to completion, or its
+/// creation rolled back. On failure the monitor has already cleaned up.
 pub fn spawn(
     root: &DataRoot,
-    spec: &Spec,
     id: &str,
     detach: bool,
+    prepare: impl FnOnce() -> Result<Spec, MonitorError>,
 ) -> Result<Started, MonitorError> {
     let (client, theirs) = channel::pair()?;
     match sys::clone_fork(0, None)? {
         sys::Forked::Child => {
+            // Our own session first: signals to the caller's process group or terminal
+            // (Ctrl-C, a hang-up) reach the container only through the client.
+            let _ = nix::unistd::setsid();
             drop(client);
-            let code = match monitor_main(root, spec, id, detach, &theirs) {
+            // Nothing of the caller's but stdio and our channel end.
+            let _ = sys::close_fds_except(3, theirs.as_raw_fd());
+            let result = prepare().and_then(|spec| monitor_main(root, &spec, id, detach, &theirs));
+            let code = match result {
                 Ok(()) => 0,
                 Err(e) => {
                     // Nobody may be listening any more: the state says what happened.
-                    let _ = theirs.send(
-                        &ToClient::Failed {
-                            code: 125,
-                            msg: e.to_string(),
-                        },
-                        None,
-                    );
+                    let (code, msg) = match e {
+                        MonitorError::Failed { code, msg } => (code, msg),
+                        other => (125, other.to_string()),
+                    };
+                    let _ = theirs.send(&ToClient::Failed { code, msg }, None);
                     125
                 }
             };
@@ -166,16 +173,24 @@ fn monitor_main(
     detach: bool,
     chan: &Channel,
 ) -> Result<(), MonitorError> {
-    // Our own session: the caller's terminal signals reach the container only through the
-    // client, and the monitor outlives the caller's shell job.
-    let _ = nix::unistd::setsid();
     let containers = Containers::open(root)?;
-    let st = containers.load(id)?;
+    // Ours from now on (`run` wrote this when it created it; `start` has not).
+    let (me, my_start) = state::own_process();
+    let mut st = containers.load(id)?;
+    if (st.monitor_pid, st.monitor_start) != (me, my_start) {
+        st = containers
+            .update(id, |s| {
+                s.monitor_pid = me;
+                s.monitor_start = my_start;
+            })
+            .inspect_err(|_| cleanup(root, &containers, id, None))?;
+    }
     let mut log = LogWriter::open(&st.log_path, st.log)?;
     let mut attached = !detach;
     let mut first = true;
     let mut backoff = Duration::from_millis(100);
-    loop {
+    // The status to narrate when the restarts end.
+    let last = loop {
         let run = match start(&st, spec, detach) {
             Ok(r) => r,
             Err(e) if first => {
@@ -189,19 +204,21 @@ fn monitor_main(
             }
             Err(e) => {
                 // A restart that cannot start: recorded as a failure, no more tries.
-                let _ = containers.update(id, |s| {
+                let _ = persist(&containers, id, Retry::Long, |s| {
                     s.status = Status::Exited;
                     s.exit_code = Some(125);
                     s.finished_at = Some(state::now_rfc3339());
                     s.pid = 0;
+                    s.restarting = false;
                 });
                 let _ = log.write(Stream::Stderr, format!("nsbox: restart: {e}\n").as_bytes());
-                break;
+                break 125;
             }
         };
         let started_at = Instant::now();
         let pid = run.launched.pid;
-        containers.update(id, |s| {
+        // The container runs whatever happens to this write: never leave it unsupervised.
+        let recorded = persist(&containers, id, Retry::Short, |s| {
             s.status = Status::Running;
             s.pid = pid;
             s.pid_start = state::proc_start_time(pid).unwrap_or(0);
@@ -209,14 +226,25 @@ fn monitor_main(
             s.finished_at = None;
             s.exit_code = None;
             s.oom_killed = false;
+            s.restarting = false;
             s.cgroup = run.launched.cgroup.as_ref().map(|c| c.reference.clone());
-            s.monitor_pid = std::process::id() as i32;
-            s.manually_stopped = false;
-        })?;
+        });
+        if let Err(e) = recorded {
+            report(
+                &mut log,
+                attached,
+                &format!("record the start of {id}: {e}"),
+            );
+        }
         if first {
             let master = run.out.master.as_ref().filter(|_| attached);
-            chan.send(&ToClient::Started { pid }, master.map(|m| m.as_raw_fd()))?;
-            if detach {
+            // A client that died meanwhile does not matter: the container goes on, logged.
+            if chan
+                .send(&ToClient::Started { pid }, master.map(|m| m.as_raw_fd()))
+                .is_err()
+                || detach
+            {
+                attached = false;
                 quiet_stdio();
             }
             first = false;
@@ -225,12 +253,19 @@ fn monitor_main(
         let (run, code) = relay(run, &mut log, chan, &mut attached, attach_point.as_ref())?;
         drop(attach_point);
         let _ = log.flush();
-        record_exit(&containers, id, run, code);
-        // Gone: `rm -f` removed it meanwhile; nothing to restart, only the client to tell.
-        let restart = containers.load(id).is_ok_and(|now| {
-            now.restart
-                .should_restart(code, now.restart_count, now.manually_stopped)
-        });
+        let restart = match record_exit(&containers, id, run, code) {
+            Ok(restart) => restart,
+            // Gone: `rm -f` removed it meanwhile; nothing to restart, only the client to tell.
+            Err(state::StateError::NotFound(_)) => false,
+            Err(e) => {
+                report(
+                    &mut log,
+                    attached,
+                    &format!("could not record the exit status ({code}) of container {id}: {e}"),
+                );
+                false
+            }
+        };
         if !restart {
             cleanup(root, &containers, id, Some(code));
             if attached {
@@ -249,12 +284,90 @@ fn monitor_main(
         if started_at.elapsed() > Duration::from_secs(10) {
             backoff = Duration::from_millis(100);
         }
-        std::thread::sleep(backoff);
+        let go_on = back_off(&containers, id, backoff);
         backoff = (backoff * 2).min(Duration::from_secs(60));
-        containers.update(id, |s| s.restart_count += 1)?;
-    }
-    cleanup(root, &containers, id, Some(125));
+        if !go_on {
+            break code;
+        }
+    };
+    cleanup(root, &containers, id, Some(last));
     Ok(())
+}
+
+/// Wait out a restart back-off; false when the restart is off: a manual `stop` (or
+/// `kill`) came meanwhile, or the container was removed. Otherwise counts the restart.
+fn back_off(containers: &Containers, id: &str, backoff: Duration) -> bool {
+    let until = Instant::now() + backoff;
+    loop {
+        match containers.load(id) {
+            Ok(s) if s.manually_stopped => break,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+        let now = Instant::now();
+        if now >= until {
+            break;
+        }
+        std::thread::sleep((until - now).min(Duration::from_millis(50)));
+    }
+    // Decided under the container's lock, so a `stop` either comes before (no restart)
+    // or finds the new run to signal.
+    let mut go_on = false;
+    let decided = persist(containers, id, Retry::Long, |s| {
+        go_on = !s.manually_stopped;
+        if go_on {
+            s.restart_count += 1;
+        } else {
+            s.restarting = false;
+        }
+    });
+    decided.is_ok() && go_on
+}
+
+/// How hard to try a state write that fails (a full disk, say).
+#[derive(Clone, Copy)]
+enum Retry {
+    /// Once more, then go on without it.
+    Short,
+    /// An exit status: 100 ms doubling up to 2 s between tries, about 17 s in all.
+    Long,
+}
+
+/// Update the state, retrying with back-off; a removed container is not retried.
+fn persist(
+    containers: &Containers,
+    id: &str,
+    retry: Retry,
+    mut f: impl FnMut(&mut ContainerState),
+) -> Result<ContainerState, state::StateError> {
+    let tries = match retry {
+        Retry::Short => 2,
+        Retry::Long => 13,
+    };
+    let mut pause = Duration::from_millis(100);
+    let mut n = 1;
+    loop {
+        match containers.update(id, &mut f) {
+            Ok(st) => return Ok(st),
+            Err(e @ state::StateError::NotFound(_)) => return Err(e),
+            Err(e) if n >= tries => return Err(e),
+            Err(_) => {}
+        }
+        n += 1;
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// One line about a failure of ours: into the container's log, and to the attached
+/// client's terminal.
+fn report(log: &mut LogWriter, attached: bool, what: &str) {
+    let line = format!("nsbox: {what}\n");
+    let _ = log.write(Stream::Stderr, line.as_bytes());
+    let _ = log.flush();
+    if attached {
+        let _ = fdio::write_all(std::io::stderr().as_fd(), line.as_bytes());
+    }
 }
 
 /// Create and start the container with its stdio: a pty (init opens it and hands us the
@@ -511,20 +624,33 @@ fn write_all(stream: Stream, data: &[u8]) -> nix::Result<()> {
     fdio::write_all(fd, data)
 }
 
-/// Record the exit status, the OOM kill and the time; remove the cgroup.
-fn record_exit(containers: &Containers, id: &str, mut run: Run, code: i32) {
+/// Record the exit status, the OOM kill and the time; remove the cgroup. Returns whether
+/// the restart policy calls for another run (then the state says "restarting"). A write
+/// that fails is retried (a full disk may free up); the status is never guessed.
+fn record_exit(
+    containers: &Containers,
+    id: &str,
+    mut run: Run,
+    code: i32,
+) -> Result<bool, state::StateError> {
     let mut oom = false;
     if let Some(cg) = run.launched.cgroup.take() {
         oom = cg.oom_kills() > 0;
         let _ = cg.remove();
     }
-    let _ = containers.update(id, |s| {
+    let mut restart = false;
+    persist(containers, id, Retry::Long, |s| {
         s.status = Status::Exited;
         s.exit_code = Some(code);
         s.finished_at = Some(state::now_rfc3339());
         s.pid = 0;
         s.oom_killed = oom;
-    });
+        restart = s
+            .restart
+            .should_restart(code, s.restart_count, s.manually_stopped);
+        s.restarting = restart;
+    })?;
+    Ok(restart)
 }
 
 /// After the last run: unmount the rootfs, and with `--rm` remove the container, its name
@@ -534,7 +660,11 @@ fn cleanup(root: &DataRoot, containers: &Containers, id: &str, code: Option<i32>
         return; // `rm -f` got there first.
     };
     let _ = overlay::unmount(&st.rootfs);
-    let _ = containers.update(id, |s| s.monitor_pid = 0);
+    let _ = containers.update(id, |s| {
+        s.monitor_pid = 0;
+        s.monitor_start = 0;
+        s.restarting = false;
+    });
     let mut also: &[&str] = &[];
     if st.auto_remove {
         let _ = containers.remove(&st);

@@ -20,7 +20,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::stat::{umask, Mode};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{chdir, setsid, Pid};
-use oci_spec::runtime::Process;
+use oci_spec::runtime::{LinuxSeccomp, Process};
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
@@ -50,6 +50,7 @@ pub fn spawn_in(
     cgroup: Option<&CgroupRef>,
     keyring: Option<&str>,
     process: &Process,
+    seccomp: Option<&LinuxSeccomp>,
     stdio: Stdio,
 ) -> Result<Entered, RuntimeError> {
     // CVE-2019-5736: the helper and the process run our code in the container until exec.
@@ -57,6 +58,12 @@ pub fn spawn_in(
         code: 125,
         msg: e.to_string(),
     })?;
+    // The container's seccomp profile applies to exec'd processes too (as in runc exec),
+    // compiled before the fork like init's.
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    let filter = seccomp
+        .map(|s| super::seccomp::compile(s, nnp))
+        .transpose()?;
     // Opened here, before the fork: the helper's setns must not depend on its /proc.
     let mut joins = Vec::new();
     let ours = |name: &str| std::fs::read_link(format!("/proc/self/ns/{name}")).ok();
@@ -81,7 +88,15 @@ pub fn spawn_in(
     let (helper, helper_pidfd) = match sys::clone_fork(0, None).map_err(RuntimeError::Clone)? {
         sys::Forked::Child => {
             drop(ours_chan);
-            let code = match helper_main(cgroup, &joins, keyring, process, stdio, theirs) {
+            let code = match helper_main(
+                cgroup,
+                &joins,
+                keyring,
+                process,
+                filter.as_ref(),
+                stdio,
+                theirs,
+            ) {
                 Ok(code) => code,
                 Err((code, msg, chan)) => {
                     let _ = chan.send(&FromInit::Failed { code, msg }, None);
@@ -120,6 +135,7 @@ fn helper_main(
     joins: &[(&str, CloneFlags, File)],
     keyring: Option<&str>,
     process: &Process,
+    filter: Option<&super::seccomp::Filter>,
     stdio: Stdio,
     chan: Channel,
 ) -> Result<i32, HelperError> {
@@ -150,7 +166,7 @@ fn helper_main(
     }
     let child = match sys::clone_fork(0, None) {
         Ok(sys::Forked::Child) => {
-            let (code, msg) = process_main(process, stdio, &chan);
+            let (code, msg) = process_main(process, filter, stdio, &chan);
             let _ = chan.send(&FromInit::Failed { code, msg }, None);
             sys::exit_now(code)
         }
@@ -200,7 +216,12 @@ fn status(w: nix::Result<WaitStatus>) -> i32 {
 }
 
 /// In the process, inside every namespace: terminal or stdio, limits, identity, exec.
-fn process_main(process: &Process, stdio: Stdio, chan: &Channel) -> (i32, String) {
+fn process_main(
+    process: &Process,
+    filter: Option<&super::seccomp::Filter>,
+    stdio: Stdio,
+    chan: &Channel,
+) -> (i32, String) {
     let _ = setsid();
     if process.terminal().unwrap_or(false) {
         match tty::open_container_pty(false) {
@@ -217,6 +238,10 @@ fn process_main(process: &Process, stdio: Stdio, chan: &Channel) -> (i32, String
         }
     }
     if let Err(e) = security::apply_rlimits(process) {
+        return (125, e.to_string());
+    }
+    // Where init loads it: before dropping caps, or last with no_new_privs.
+    if let Some(Err(e)) = filter.filter(|f| !f.late).map(|f| f.load()) {
         return (125, e.to_string());
     }
     if let Err(e) = security::apply_identity(process) {
@@ -237,6 +262,9 @@ fn process_main(process: &Process, stdio: Stdio, chan: &Channel) -> (i32, String
     let args = process.args().clone().unwrap_or_default();
     let env = process.env().clone().unwrap_or_default();
     exec::narrate(process);
+    if let Some(Err(e)) = filter.filter(|f| f.late).map(|f| f.load()) {
+        return (125, e.to_string());
+    }
     let err = exec::exec(&args, &env);
     (err.exit_code(), err.to_string())
 }

@@ -5,6 +5,7 @@ use super::cgroups::Cgroup;
 use super::channel::{Channel, FromInit, ToInit};
 use super::namespaces::NamespacePlan;
 use super::process::Stdio;
+use super::seccomp::Filter;
 use super::tiny_init;
 use super::{cloned_binary, exec, keyring, rootfs, security, sys, tty};
 use crate::explain;
@@ -40,8 +41,9 @@ pub fn run(
     chan: Channel,
     stdio: Stdio,
     cgroup: Option<&Cgroup>,
+    filter: Option<&Filter>,
 ) -> ! {
-    let failure = match setup_and_exec(spec, rootfs, id, ns, &chan, stdio, cgroup) {
+    let failure = match setup_and_exec(spec, rootfs, id, ns, &chan, stdio, cgroup, filter) {
         Ok(never) => match never {},
         Err(f) => f,
     };
@@ -63,6 +65,7 @@ fn setup_and_exec(
     chan: &Channel,
     stdio: Stdio,
     cgroup: Option<&Cgroup>,
+    filter: Option<&Filter>,
 ) -> Result<std::convert::Infallible, InitFailure> {
     let process = spec
         .process()
@@ -102,6 +105,8 @@ fn setup_and_exec(
     rootfs::mount_all(spec, rootfs)?;
     rootfs::create_devices(spec, rootfs)?;
     rootfs::pivot(rootfs)?;
+    // Through the container's own /proc, before finish() makes /proc/sys read-only.
+    security::apply_sysctls(spec)?;
     if ns.new_netns {
         sys::loopback_up().map_err(|e| format!("bring up lo: {e}"))?;
         explain::step("network", || {
@@ -119,6 +124,11 @@ fn setup_and_exec(
     let cwd = process.cwd();
     if !cwd.exists() {
         let _ = std::fs::create_dir_all(cwd);
+    }
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we
+    // still hold it (runc's order); the rest of init then runs under it.
+    if let Some(f) = filter.filter(|f| !f.late) {
+        f.load()?;
     }
     security::apply_identity(process)?;
     chdir(cwd).map_err(|e| {
@@ -149,6 +159,9 @@ fn setup_and_exec(
     exec::narrate(process);
     if !process.terminal().unwrap_or(false) {
         stdio.install().map_err(|e| format!("stdio: {e}"))?;
+    }
+    if let Some(f) = filter.filter(|f| f.late) {
+        f.load()?;
     }
     if wants_init(spec) {
         tiny_init::run_as_pid1(&args, &env, chan.as_raw_fd());

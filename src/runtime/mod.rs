@@ -10,6 +10,7 @@ pub mod keyring;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;
+pub mod seccomp;
 mod security;
 pub mod sys;
 pub mod tiny_init;
@@ -32,6 +33,8 @@ pub enum RuntimeError {
     /// init failed; `code` is what nsbox exits with (125/126/127).
     #[error("{msg}")]
     Init { code: i32, msg: String },
+    #[error(transparent)]
+    Seccomp(#[from] seccomp::SeccompError),
     #[error("protocol error: {0}")]
     Protocol(&'static str),
 }

@@ -3,7 +3,7 @@
 
 use super::cgroups::Cgroup;
 use super::channel::{self, Channel, FromInit, ToInit};
-use super::{init, namespaces, sys, RuntimeError};
+use super::{init, namespaces, seccomp, sys, RuntimeError};
 use crate::explain;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::wait::waitpid;
@@ -68,6 +68,8 @@ pub fn create(
     stdio: Stdio,
 ) -> Result<Launched, RuntimeError> {
     let ns = namespaces::plan(spec)?;
+    // Built here, before clone: a bad profile fails before any process exists.
+    let filter = seccomp::prepare(spec)?;
     let cgroup = Cgroup::create(spec, id)?;
     let (ours, theirs) = channel::pair()?;
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&monitored_signals()), None)?;
@@ -76,7 +78,16 @@ pub fn create(
         match sys::clone_fork(ns.clone_flags.bits() as u64, None).map_err(RuntimeError::Clone)? {
             sys::Forked::Child => {
                 drop(ours);
-                init::run(spec, rootfs, id, ns, theirs, stdio, cgroup.as_ref())
+                init::run(
+                    spec,
+                    rootfs,
+                    id,
+                    ns,
+                    theirs,
+                    stdio,
+                    cgroup.as_ref(),
+                    filter.as_ref(),
+                )
             }
             sys::Forked::Parent { pid, pidfd } => (pid, pidfd),
         };

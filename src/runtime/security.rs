@@ -15,6 +15,8 @@ pub enum SecurityError {
     Caps(String),
     #[error("set {what}: {err}")]
     Sys { what: &'static str, err: nix::Error },
+    #[error("sysctl {key}: {err}")]
+    Sysctl { key: String, err: String },
     #[error("unknown capability {0}")]
     UnknownCap(String),
 }
@@ -155,6 +157,65 @@ pub fn apply_identity(process: &Process) -> Result<()> {
             names(CapSet::Ambient),
             u8::from(nnp)
         )
+    });
+    Ok(())
+}
+
+/// `linux.sysctl`: written through the container's own /proc (after pivot, before
+/// /proc/sys is made read-only), so each value lands in the container's namespaces.
+pub fn apply_sysctls(spec: &oci_spec::runtime::Spec) -> Result<()> {
+    let Some(map) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort();
+    let own = |t: oci_spec::runtime::LinuxNamespaceType| {
+        spec.linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_ref())
+            .is_some_and(|ns| ns.iter().any(|n| n.typ() == t))
+    };
+    use oci_spec::runtime::LinuxNamespaceType as Ns;
+    for key in &keys {
+        // As runc: only what lives in a namespace of the container's own, never the host's.
+        let ipc = matches!(
+            key.as_str(),
+            "kernel.msgmax"
+                | "kernel.msgmnb"
+                | "kernel.msgmni"
+                | "kernel.sem"
+                | "kernel.shmall"
+                | "kernel.shmmax"
+                | "kernel.shmmni"
+                | "kernel.shm_rmid_forced"
+        ) || key.starts_with("fs.mqueue.");
+        let namespaced = (ipc && own(Ns::Ipc))
+            || (key.starts_with("net.") && own(Ns::Network))
+            || (matches!(key.as_str(), "kernel.hostname" | "kernel.domainname") && own(Ns::Uts));
+        if !namespaced {
+            return Err(SecurityError::Sysctl {
+                key: key.to_string(),
+                err: "not in a separate kernel namespace of the container".into(),
+            });
+        }
+        let rel = key.replace('.', "/");
+        if rel.is_empty() || rel.split('/').any(|c| c.is_empty() || c == "..") {
+            return Err(SecurityError::Sysctl {
+                key: key.to_string(),
+                err: "invalid name".into(),
+            });
+        }
+        let path = std::path::Path::new("/proc/sys").join(&rel);
+        std::fs::write(&path, map[*key].as_bytes()).map_err(|e| SecurityError::Sysctl {
+            key: key.to_string(),
+            err: e.to_string(),
+        })?;
+    }
+    explain::step("sysctl", || {
+        keys.iter()
+            .map(|k| format!("{k}={}", map[*k]))
+            .collect::<Vec<_>>()
+            .join(" ")
     });
     Ok(())
 }

@@ -52,6 +52,29 @@ pub fn clone_fork(flags: u64, cgroup_fd: Option<RawFd>) -> io::Result<Forked> {
             std::mem::size_of::<CloneArgs>(),
         )
     };
+    // Under a seccomp profile like Docker's, clone3 fails with ENOSYS (a filter cannot see
+    // its flags): fall back to clone(2), as libc does. No cgroup placement there.
+    let ret = if ret == -1
+        && cgroup_fd.is_none()
+        && io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS)
+    {
+        let clone_flags = flags | libc::CLONE_PIDFD as u64 | libc::SIGCHLD as u64;
+        // SAFETY: clone without CLONE_VM and with no new stack behaves like fork (the child
+        // runs on a copy of this stack); the kernel writes the pidfd into `pidfd` (the
+        // parent_tid argument with CLONE_PIDFD), which outlives the call.
+        unsafe {
+            libc::syscall(
+                libc::SYS_clone,
+                clone_flags as libc::c_ulong,
+                0 as libc::c_ulong,
+                &mut pidfd as *mut libc::c_int,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+            )
+        }
+    } else {
+        ret
+    };
     match ret {
         -1 => Err(io::Error::last_os_error()),
         0 => Ok(Forked::Child),
@@ -72,6 +95,28 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
     let ret = unsafe { libc::close_range(first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
     if ret < 0 {
         return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Close every descriptor from `first` up except `keep`: a forked monitor must not hold
+/// the caller's pipes and files open (`run -d … 3>&1 | cat` would wait for the container).
+pub fn close_fds_except(first: u32, keep: RawFd) -> io::Result<()> {
+    let keep = u32::try_from(keep).unwrap_or(0);
+    let ranges = if keep >= first {
+        [(first, keep.checked_sub(1)), (keep + 1, Some(u32::MAX))]
+    } else {
+        [(first, Some(u32::MAX)), (1, Some(0))]
+    };
+    for (lo, hi) in ranges {
+        let Some(hi) = hi.filter(|hi| *hi >= lo) else {
+            continue;
+        };
+        // SAFETY: plain syscall on integer arguments; the caller owns no Rust object on
+        // the descriptors it closes (it has just forked and uses only `keep` and stdio).
+        if unsafe { libc::close_range(lo, hi, 0) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
     }
     Ok(())
 }
@@ -177,6 +222,44 @@ pub fn dup2(fd: RawFd, target: RawFd) -> io::Result<()> {
     }
     // SAFETY: dup2 only acts on the descriptor table; a bad fd is reported as EBADF.
     if unsafe { libc::dup2(fd, target) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Install a classic-BPF seccomp filter (`prog`: whole `struct sock_filter`s, 8 bytes
+/// each) on the calling thread with seccomp(SECCOMP_SET_MODE_FILTER, flags).
+pub fn seccomp_set_filter(prog: &[u8], flags: libc::c_ulong) -> io::Result<()> {
+    const INSN: usize = std::mem::size_of::<libc::sock_filter>();
+    if prog.is_empty() || !prog.len().is_multiple_of(INSN) || prog.len() / INSN > u16::MAX as usize
+    {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // Copied into properly aligned instructions (the bytes may come from a file).
+    let insns: Vec<libc::sock_filter> = prog
+        .chunks_exact(INSN)
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect();
+    let fprog = libc::sock_fprog {
+        len: insns.len() as u16,
+        filter: insns.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: fprog points at `insns`, alive and unmodified for the duration of the call;
+    // the kernel copies the program and keeps no pointer to our memory.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    if rc < 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())

@@ -76,9 +76,10 @@ fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Mount {
     m
 }
 
-/// Docker's default filesystem mounts, in order.
-pub fn default_mounts() -> Vec<Mount> {
-    vec![
+/// Docker's default filesystem mounts, in order. Privileged: /sys and its cgroup mount
+/// are read-write.
+pub fn default_mounts(privileged: bool) -> Vec<Mount> {
+    let mut mounts = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
         mount(
             "/dev",
@@ -124,7 +125,23 @@ pub fn default_mounts() -> Vec<Mount> {
             "shm",
             &["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"],
         ),
-    ]
+    ];
+    if privileged {
+        for m in mounts.iter_mut().filter(|m| {
+            m.destination() == std::path::Path::new("/sys")
+                || m.destination() == std::path::Path::new("/sys/fs/cgroup")
+        }) {
+            let opts: Vec<String> = m
+                .options()
+                .iter()
+                .flatten()
+                .filter(|o| *o != "ro")
+                .cloned()
+                .collect();
+            m.set_options(Some(opts));
+        }
+    }
+    mounts
 }
 
 /// A bind mount of a host file the way Docker mounts /etc/{resolv.conf,hostname,hosts}:
@@ -187,6 +204,17 @@ pub fn device_cgroup_rules() -> Result<Vec<LinuxDeviceCgroup>, SpecError> {
         rules.push(device_rule(true, C, Some(major), minor, "rwm")?);
     }
     Ok(rules)
+}
+
+/// `--privileged`: every device, every access.
+pub fn allow_all_devices() -> Result<Vec<LinuxDeviceCgroup>, SpecError> {
+    Ok(vec![device_rule(
+        true,
+        LinuxDeviceType::A,
+        None,
+        None,
+        "rwm",
+    )?])
 }
 
 #[cfg(test)]

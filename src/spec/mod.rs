@@ -11,6 +11,8 @@ pub mod args;
 pub mod defaults;
 pub mod mounts;
 pub mod resources;
+pub mod seccomp;
+pub mod seccomp_default;
 pub mod security;
 pub mod user;
 
@@ -170,7 +172,10 @@ pub fn build(
     let env = process_env(image, opts, &hostname, ctx.user.home.as_deref())?;
     let cwd = working_dir(image, opts)?;
 
-    let caps: HashSet<_> = default_capabilities().into_iter().collect();
+    let sec = &opts.security;
+    let cap_list = security::capabilities(&default_capabilities(), sec)?;
+    let seccomp = seccomp_for(sec, &cap_list)?;
+    let caps: HashSet<_> = cap_list.into_iter().collect();
     let capabilities = LinuxCapabilitiesBuilder::default()
         .bounding(caps.clone())
         .effective(caps.clone())
@@ -181,7 +186,7 @@ pub fn build(
     let user = UserBuilder::default()
         .uid(ctx.user.uid)
         .gid(ctx.user.gid)
-        .additional_gids(ctx.user.additional_gids.clone())
+        .additional_gids(additional_gids(ctx, sec))
         .build()?;
     let process = ProcessBuilder::default()
         .terminal(opts.tty)
@@ -190,9 +195,14 @@ pub fn build(
         .env(env)
         .cwd(PathBuf::from(cwd))
         .capabilities(capabilities)
-        // Explicitly none (oci-spec's default is NOFILE 1024): inherit nsbox's limits.
-        .rlimits(Vec::new())
-        .no_new_privileges(false)
+        // None unless --ulimit (oci-spec's default is NOFILE 1024): inherit nsbox's limits.
+        .rlimits(
+            sec.ulimits
+                .iter()
+                .map(|u| security::parse_ulimit(u))
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+        .no_new_privileges(sec.no_new_privileges)
         .build()?;
 
     let root = RootBuilder::default()
@@ -213,7 +223,7 @@ pub fn build(
         }
     }
     binds.extend(ctx.user_mounts.iter().cloned());
-    let mounts = mounts::merge(defaults::default_mounts(), binds);
+    let mounts = mounts::merge(defaults::default_mounts(sec.privileged), binds);
 
     let mut ns_types = vec![
         LinuxNamespaceType::Pid,
@@ -230,16 +240,38 @@ pub fn build(
         .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
         .collect::<Result<Vec<_>, _>>()?;
 
+    let (devices, device_rules) = devices(sec)?;
     let resources = LinuxResourcesBuilder::default()
-        .devices(defaults::device_cgroup_rules()?)
+        .devices(device_rules)
         .build()?;
+    let confined_paths = !sec.privileged && !sec.unconfined_paths;
     let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
-        .masked_paths(defaults::masked_paths())
-        .readonly_paths(defaults::readonly_paths())
+        .masked_paths(if confined_paths {
+            defaults::masked_paths()
+        } else {
+            Vec::new()
+        })
+        .readonly_paths(if confined_paths {
+            defaults::readonly_paths()
+        } else {
+            Vec::new()
+        })
         .resources(resources)
         .build()?;
     linux.set_rootfs_propagation(ctx.rootfs_propagation.clone());
+    if !devices.is_empty() {
+        linux.set_devices(Some(devices));
+    }
+    linux.set_seccomp(seccomp);
+    if !sec.sysctls.is_empty() {
+        let mut map = std::collections::HashMap::new();
+        for (k, v) in &sec.sysctls {
+            security::validate_sysctl(k, opts.network != NetworkMode::Host)?;
+            map.insert(k.clone(), v.clone());
+        }
+        linux.set_sysctl(Some(map));
+    }
 
     Ok(SpecBuilder::default()
         .version(OCI_VERSION)
@@ -249,6 +281,69 @@ pub fn build(
         .mounts(mounts)
         .linux(linux)
         .build()?)
+}
+
+/// The user's groups and `--group-add`'s, without repeats.
+fn additional_gids(ctx: &SpecContext, sec: &security::SecurityOptions) -> Vec<u32> {
+    let mut gids = ctx.user.additional_gids.clone();
+    for g in &sec.group_add {
+        if !gids.contains(g) {
+            gids.push(*g);
+        }
+    }
+    gids
+}
+
+/// Docker's seccomp choice: none when privileged or unconfined, else the default profile
+/// or the user's, resolved for the container's capabilities on this architecture.
+fn seccomp_for(
+    sec: &security::SecurityOptions,
+    caps: &[oci_spec::runtime::Capability],
+) -> Result<Option<oci_spec::runtime::LinuxSeccomp>, SpecError> {
+    let names: Vec<String> = caps.iter().map(|c| format!("CAP_{c}")).collect();
+    let arch = seccomp::HostArch::current();
+    let bad = |e: seccomp::SeccompProfileError| SpecError::Invalid(e.to_string());
+    match &sec.seccomp {
+        _ if sec.privileged => Ok(None),
+        security::SeccompChoice::Unconfined => Ok(None),
+        security::SeccompChoice::Default => Ok(Some(seccomp_default::for_container(
+            &names, arch, sec.kernel,
+        ))),
+        security::SeccompChoice::Profile { json, .. } => {
+            let p = seccomp::Profile::from_json(json).map_err(bad)?;
+            Ok(Some(p.to_oci(&names, arch, sec.kernel).map_err(bad)?))
+        }
+    }
+}
+
+/// Device nodes and the device cgroup: Docker's minimal set plus `--device` and
+/// `--device-cgroup-rule`; everything with `--privileged`.
+fn devices(
+    sec: &security::SecurityOptions,
+) -> Result<
+    (
+        Vec<oci_spec::runtime::LinuxDevice>,
+        Vec<oci_spec::runtime::LinuxDeviceCgroup>,
+    ),
+    SpecError,
+> {
+    let mut rules = if sec.privileged {
+        defaults::allow_all_devices()?
+    } else {
+        defaults::device_cgroup_rules()?
+    };
+    let mut nodes = Vec::new();
+    for d in &sec.devices {
+        let (node, rule) = security::device(d)?;
+        nodes.push(node);
+        if !sec.privileged {
+            rules.push(rule);
+        }
+    }
+    for r in &sec.device_cgroup_rules {
+        rules.push(security::parse_device_cgroup_rule(r)?);
+    }
+    Ok((nodes, rules))
 }
 
 /// Contents of /etc/hosts for a container with this hostname.
@@ -531,6 +626,113 @@ mod tests {
         assert!(!rules[0].allow());
         assert!(rules[1..].iter().all(|r| r.allow()));
         assert!(linux.sysctl().as_ref().is_none_or(|s| s.is_empty()));
+    }
+
+    fn with_security(sec: security::SecurityOptions) -> Spec {
+        spec_with(&RunOptions {
+            security: sec,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn default_spec_carries_dockers_seccomp_profile() {
+        let spec = spec_with(&RunOptions::default());
+        let s = spec.linux().as_ref().unwrap().seccomp().clone().unwrap();
+        assert_eq!(
+            s.default_action(),
+            oci_spec::runtime::LinuxSeccompAction::ScmpActErrno
+        );
+        let names: Vec<String> = s
+            .syscalls()
+            .iter()
+            .flatten()
+            .flat_map(|r| r.names().clone())
+            .collect();
+        assert!(names.iter().any(|n| n == "read"));
+        assert!(!names.iter().any(|n| n == "mount" || n == "keyctl"));
+        let unconfined = with_security(security::SecurityOptions {
+            seccomp: security::SeccompChoice::Unconfined,
+            ..Default::default()
+        });
+        assert!(unconfined.linux().as_ref().unwrap().seccomp().is_none());
+    }
+
+    #[test]
+    fn privileged_spec_is_dockers() {
+        let spec = with_security(security::SecurityOptions {
+            privileged: true,
+            devices: vec![security::DeviceRequest {
+                container_path: "/dev/loop0".into(),
+                kind: 'b',
+                major: 7,
+                minor: 0,
+                file_mode: 0o600,
+                uid: 0,
+                gid: 0,
+                access: "rwm".into(),
+            }],
+            ..Default::default()
+        });
+        let linux = spec.linux().as_ref().unwrap();
+        assert!(linux.seccomp().is_none());
+        assert!(linux.masked_paths().as_ref().is_none_or(Vec::is_empty));
+        assert!(linux.readonly_paths().as_ref().is_none_or(Vec::is_empty));
+        assert_eq!(linux.devices().as_ref().map(Vec::len), Some(1));
+        let rules = linux
+            .resources()
+            .as_ref()
+            .unwrap()
+            .devices()
+            .clone()
+            .unwrap();
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].to_string(), "a *:* rwm");
+        assert!(rules[0].allow());
+        let sys = mounts(&spec)
+            .into_iter()
+            .find(|m| m.destination() == std::path::Path::new("/sys"))
+            .unwrap();
+        assert!(!sys.options().iter().flatten().any(|o| o == "ro"));
+        let caps = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .clone()
+            .unwrap();
+        assert!(caps
+            .bounding()
+            .as_ref()
+            .unwrap()
+            .contains(&Capability::SysAdmin));
+    }
+
+    #[test]
+    fn sysctls_ulimits_groups_and_nnp_reach_the_spec() {
+        let sec = security::SecurityOptions {
+            no_new_privileges: true,
+            sysctls: vec![("net.ipv4.ip_forward".into(), "1".into())],
+            ulimits: vec!["nofile=10:20".into()],
+            group_add: vec![4242, 10],
+            ..Default::default()
+        };
+        let spec = with_security(sec.clone());
+        let p = spec.process().as_ref().unwrap();
+        assert_eq!(p.no_new_privileges(), Some(true));
+        assert_eq!(p.rlimits().as_ref().map(Vec::len), Some(1));
+        assert_eq!(
+            p.user().additional_gids().as_deref(),
+            Some(&[1000, 10, 4242][..])
+        );
+        let sysctl = spec.linux().as_ref().unwrap().sysctl().clone().unwrap();
+        assert_eq!(sysctl["net.ipv4.ip_forward"], "1");
+        let host = RunOptions {
+            network: NetworkMode::Host,
+            security: sec,
+            ..Default::default()
+        };
+        assert!(build(&image(), &host, &ctx()).is_err());
     }
 
     #[test]

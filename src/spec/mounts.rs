@@ -611,7 +611,7 @@ mod tests {
             .to_string()
             .contains("Duplicate mount point: /a"));
         let user: Vec<Mount> = reqs.iter().map(|r| to_oci(r, Path::new("/v"))).collect();
-        let defaults = crate::spec::defaults::default_mounts();
+        let defaults = crate::spec::defaults::default_mounts(false);
         let shm = parse_tmpfs_flag("/dev/shm").unwrap();
         let mut with_shm = user.clone();
         with_shm.push(to_oci(&shm, Path::new("")));

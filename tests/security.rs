@@ -1,0 +1,568 @@
+//! What confines a container: probes run inside containers for Docker's default, `--cap-drop
+//! ALL`, `--privileged` and `--security-opt seccomp=unconfined`, each with the result Docker
+//! (runc, moby's default seccomp profile) gives written next to it. Raw syscalls come from a
+//! tiny static C probe (tests/security/probe.c) built here with `gcc -static` and bound into
+//! the container read-only.
+
+mod common;
+
+use common::{stderr, stdout, Env};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Every probe, in the order the probe runs them (unshare_user in a child of its own).
+const PROBES: &[&str] = &[
+    "mount",
+    "mknod",
+    "open_mknoded",
+    "keyctl",
+    "unshare_user",
+    "io_uring_setup",
+    "perf_event_open",
+    "procsys_write",
+    "kcore_read",
+    "sethostname",
+    "clock_settime",
+];
+
+/// Build the probe into the Env's directory; None (after saying why) if gcc cannot, which
+/// fails the test under CI=true.
+fn probe(env: &Env) -> Option<PathBuf> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/security/probe.c");
+    let out = env.root().join("probe");
+    let built = Command::new("gcc")
+        .args(["-static", "-O1", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if built {
+        return Some(out);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "gcc -static (gcc, libc6-dev) is needed to build the probe"
+    );
+    eprintln!("gcc -static does not work here; skipping");
+    None
+}
+
+/// Run the probes in a busybox container with these flags: /proc/self/status lines, the
+/// probe results, and the /sys and /proc/sysrq-trigger mount options.
+fn probes(env: &Env, probe: &Path, flags: &[&str]) -> HashMap<String, String> {
+    let bind = format!("{}:/probe:ro", probe.display());
+    let script = format!(
+        "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp|Seccomp_filters):' /proc/self/status; \
+         /probe {}; \
+         echo sysfs=$(awk '$2==\"/sys\" {{split($4,o,\",\"); print o[1]}}' /proc/mounts); \
+         echo sysrq=$(awk '$2==\"/proc/sysrq-trigger\" {{split($4,o,\",\"); print o[1]}}' /proc/mounts)",
+        PROBES.join(" ")
+    );
+    let mut args = vec!["run", "--rm", "-v", &bind];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["busybox", "sh", "-c", &script]);
+    let text = env.ok(&args);
+    let mut map = HashMap::new();
+    for line in text.lines() {
+        if let Some((k, v)) = line.split_once([':', '=']) {
+            map.insert(k.trim().to_string(), v.trim().to_string());
+        }
+    }
+    map
+}
+
+fn check(got: &HashMap<String, String>, want: &[(&str, &str)]) {
+    let wrong: Vec<String> = want
+        .iter()
+        .filter(|(k, v)| got.get(*k).map(String::as_str) != Some(*v))
+        .map(|(k, v)| format!("{k}: want {v}, got {:?}", got.get(*k)))
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:#?}\nall: {got:#?}");
+}
+
+/// /proc/sysrq-trigger is bound read-only, where this kernel has one.
+fn sysrq_ro() -> &'static str {
+    if Path::new("/proc/sysrq-trigger").exists() {
+        "ro"
+    } else {
+        ""
+    }
+}
+
+/// nsbox's own bounding set: what `--privileged` can hand on.
+fn own_bounding_set() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:").map(|v| v.trim().to_string()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn default_confinement_is_dockers() {
+    let env = Env::with_busybox();
+    let Some(p) = probe(&env) else { return };
+    let got = probes(&env, &p, &[]);
+    check(
+        &got,
+        &[
+            ("CapEff", "00000000a80425fb"), // Docker's 14 capabilities
+            ("CapBnd", "00000000a80425fb"),
+            ("NoNewPrivs", "0"),
+            ("Seccomp", "2"), // filter mode
+            ("Seccomp_filters", "1"),
+            ("mount", "EPERM"),           // seccomp: needs CAP_SYS_ADMIN
+            ("mknod", "ok"),              // CAP_MKNOD, device cgroup allows "m" for all
+            ("open_mknoded", "EPERM"),    // device cgroup: b 7:0 not allowed
+            ("keyctl", "EPERM"),          // seccomp: not on the allow list
+            ("unshare_user", "EPERM"),    // seccomp: needs CAP_SYS_ADMIN
+            ("io_uring_setup", "EPERM"),  // seccomp: refused since moby 25
+            ("perf_event_open", "EPERM"), // seccomp: needs CAP_SYS_ADMIN or CAP_PERFMON
+            ("procsys_write", "EROFS"),   // /proc/sys is read-only
+            ("sethostname", "EPERM"),     // seccomp and no CAP_SYS_ADMIN
+            ("clock_settime", "EPERM"),   // seccomp: needs CAP_SYS_TIME
+            ("sysfs", "ro"),
+            ("sysrq", sysrq_ro()),
+        ],
+    );
+}
+
+#[test]
+fn cap_drop_all_keeps_seccomp_and_takes_every_capability() {
+    let env = Env::with_busybox();
+    let Some(p) = probe(&env) else { return };
+    let got = probes(&env, &p, &["--cap-drop", "ALL"]);
+    check(
+        &got,
+        &[
+            ("CapEff", "0000000000000000"),
+            ("CapBnd", "0000000000000000"),
+            ("Seccomp", "2"),
+            ("Seccomp_filters", "1"),
+            ("mount", "EPERM"),
+            ("mknod", "EPERM"),         // no CAP_MKNOD
+            ("open_mknoded", "ENOENT"), // nothing was made
+            ("keyctl", "EPERM"),
+            ("unshare_user", "EPERM"),
+            ("io_uring_setup", "EPERM"),
+            ("perf_event_open", "EPERM"),
+            ("procsys_write", "EROFS"),
+            ("sethostname", "EPERM"),
+            ("clock_settime", "EPERM"),
+            ("sysfs", "ro"),
+        ],
+    );
+}
+
+#[test]
+fn privileged_has_every_capability_no_seccomp_and_rw_sys() {
+    let env = Env::with_busybox();
+    let Some(p) = probe(&env) else { return };
+    let got = probes(&env, &p, &["--privileged"]);
+    let all = own_bounding_set();
+    check(
+        &got,
+        &[
+            ("CapEff", all.as_str()), // all nsbox holds
+            ("CapBnd", all.as_str()),
+            ("NoNewPrivs", "0"),
+            ("Seccomp", "0"),
+            ("Seccomp_filters", "0"),
+            ("mount", "ok"),
+            ("mknod", "ok"),
+            ("open_mknoded", "ok"), // device cgroup allows everything
+            ("keyctl", "ok"),
+            ("unshare_user", "ok"),
+            ("io_uring_setup", "ok"),
+            ("perf_event_open", "ok"),
+            ("procsys_write", "ok"),     // no read-only paths
+            ("sethostname", "ok"),       // in its own UTS namespace
+            ("clock_settime", "EINVAL"), // reaches the kernel (CLOCK_MONOTONIC is not settable)
+            ("sysfs", "rw"),
+            ("sysrq", ""), // not bound read-only (never written to: it is the host's)
+        ],
+    );
+    // Every host device node is there.
+    let out = env.ok(&["run", "--rm", "--privileged", "busybox", "ls", "/dev"]);
+    assert!(out.lines().any(|l| l == "loop0"), "{out}");
+}
+
+#[test]
+fn seccomp_unconfined_leaves_only_capabilities() {
+    let env = Env::with_busybox();
+    let Some(p) = probe(&env) else { return };
+    let got = probes(&env, &p, &["--security-opt", "seccomp=unconfined"]);
+    check(
+        &got,
+        &[
+            ("CapEff", "00000000a80425fb"),
+            ("Seccomp", "0"),
+            ("Seccomp_filters", "0"),
+            ("mount", "EPERM"), // no CAP_SYS_ADMIN
+            ("mknod", "ok"),
+            ("open_mknoded", "EPERM"),
+            ("keyctl", "ok"),
+            ("unshare_user", "ok"), // a user namespace needs no capability
+            ("io_uring_setup", "ok"),
+            ("perf_event_open", "ok"), // perf_event_paranoid allows self-monitoring
+            ("procsys_write", "EROFS"),
+            ("sethostname", "EPERM"),
+            ("clock_settime", "EINVAL"),
+            ("sysfs", "ro"),
+            ("sysrq", sysrq_ro()),
+        ],
+    );
+}
+
+#[test]
+fn cap_add_sys_admin_opens_the_syscalls_that_need_it() {
+    let env = Env::with_busybox();
+    let Some(p) = probe(&env) else { return };
+    let got = probes(&env, &p, &["--cap-add", "SYS_ADMIN"]);
+    check(
+        &got,
+        &[
+            ("CapEff", "00000000a82425fb"),
+            ("Seccomp", "2"),
+            ("mount", "ok"),
+            ("unshare_user", "ok"),
+            ("sethostname", "ok"),
+            ("keyctl", "EPERM"), // on no allow list, whatever the capabilities
+            ("clock_settime", "EPERM"),
+        ],
+    );
+}
+
+#[test]
+fn no_new_privileges_loads_the_filter_late() {
+    let env = Env::with_busybox();
+    let Some(p) = probe(&env) else { return };
+    let got = probes(
+        &env,
+        &p,
+        &["--security-opt", "no-new-privileges", "--user", "1000"],
+    );
+    check(
+        &got,
+        &[
+            ("NoNewPrivs", "1"),
+            ("Seccomp", "2"),
+            ("Seccomp_filters", "1"),
+            ("CapEff", "0000000000000000"),
+            ("keyctl", "EPERM"),
+        ],
+    );
+}
+
+#[test]
+fn a_profile_file_replaces_the_default() {
+    let env = Env::with_busybox();
+    let profile = env.root().join("profile.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", profile.display());
+    let out = env.nsbox(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        &opt,
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /tmp/d; echo rc=$?; unshare -U true && echo unshare=ok",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Permission denied"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "rc=1\nunshare=ok\n");
+    let bad = env.root().join("bad.json");
+    std::fs::write(&bad, "{").unwrap();
+    let opt = format!("seccomp={}", bad.display());
+    let out = env.nsbox(&["run", "--rm", "--security-opt", &opt, "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).starts_with("nsbox: "), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+}
+
+/// A minimal OCI bundle around the host's static busybox, with this `linux.seccomp`.
+fn bundle(env: &Env, seccomp: serde_json::Value, script: &str) -> PathBuf {
+    let bundle = env.root().join("bundle");
+    let rootfs = bundle.join("rootfs");
+    std::fs::create_dir_all(rootfs.join("bin")).unwrap();
+    std::fs::create_dir_all(rootfs.join("tmp")).unwrap();
+    std::fs::create_dir_all(rootfs.join("proc")).unwrap();
+    std::fs::create_dir_all(rootfs.join("dev")).unwrap();
+    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", rootfs.join("bin/sh")).unwrap();
+    let caps = serde_json::json!(["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL"]);
+    let cfg = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "root": {"path": "rootfs"},
+        "process": {
+            "terminal": false,
+            "user": {"uid": 0, "gid": 0},
+            "args": ["/bin/sh", "-c", script],
+            "env": ["PATH=/bin"],
+            "cwd": "/",
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps}
+        },
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]}
+        ],
+        "linux": {
+            "namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"}],
+            "seccomp": seccomp
+        }
+    });
+    std::fs::write(
+        bundle.join("config.json"),
+        serde_json::to_vec_pretty(&cfg).unwrap(),
+    )
+    .unwrap();
+    bundle
+}
+
+#[test]
+fn bundle_seccomp_errno_rule_is_enforced() {
+    let env = Env::new();
+    let seccomp = serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_AARCH64"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+    });
+    let b = bundle(
+        &env,
+        seccomp,
+        "grep -E '^Seccomp:' /proc/self/status; mkdir /tmp/d && echo made; exit 3",
+    );
+    let out = env.nsbox(&["run", "--bundle", b.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "Seccomp:\t2\n");
+    assert!(
+        stderr(&out).contains("Operation not permitted"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!b.join("rootfs/tmp/d").exists());
+}
+
+#[test]
+fn bundle_seccomp_notify_is_refused_not_ignored() {
+    let env = Env::new();
+    let seccomp = serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": "/run/nowhere.sock",
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]
+    });
+    let b = bundle(&env, seccomp, "echo ran");
+    let out = env.nsbox(&["run", "--bundle", b.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(125), "{}", stdout(&out));
+    assert_eq!(stdout(&out), "");
+    assert!(stderr(&out).contains("not supported"), "{}", stderr(&out));
+}
+
+#[test]
+fn security_opts_docker_accepts_and_refuses() {
+    let env = Env::with_busybox();
+    env.ok(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "label=disable",
+        "busybox",
+        "true",
+    ]);
+    for (opt, want) in [
+        ("label=type:svirt_apache_t", "only label=disable"),
+        ("apparmor=unconfined", "AppArmor is not supported"),
+        ("bogus", "invalid --security-opt"),
+    ] {
+        let out = env.nsbox(&["run", "--rm", "--security-opt", opt, "busybox", "true"]);
+        assert_eq!(out.status.code(), Some(125), "{opt}");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("nsbox: ") && err.contains(want),
+            "{opt}: {err}"
+        );
+    }
+    let out = env.nsbox(&["run", "--rm", "--cap-add", "BOGUS", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains("unknown capability: \"CAP_BOGUS\""));
+}
+
+#[test]
+fn sysctls_are_namespaced_validated_and_applied() {
+    let env = Env::with_busybox();
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--sysctl",
+        "net.ipv4.ip_forward=1",
+        "--sysctl",
+        "kernel.shmmni=1234",
+        "busybox",
+        "cat",
+        "/proc/sys/net/ipv4/ip_forward",
+        "/proc/sys/kernel/shmmni",
+    ]);
+    assert_eq!(out, "1\n1234\n");
+    for (flags, want) in [
+        (&["--sysctl", "kernel.hostname=x"][..], "is not allowed"),
+        (
+            &["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"][..],
+            "not allowed in host network namespace",
+        ),
+        (&["--sysctl", "vm.swappiness=1"][..], "is not allowed"),
+    ] {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "true"]);
+        let out = env.nsbox(&args);
+        assert_eq!(out.status.code(), Some(125), "{flags:?}");
+        assert!(stderr(&out).contains(want), "{flags:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn ulimit_group_add_device_and_cgroup_rule() {
+    let env = Env::with_busybox();
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--ulimit",
+        "nofile=512:1024",
+        "--group-add",
+        "4242",
+        "busybox",
+        "sh",
+        "-c",
+        "ulimit -n; ulimit -Hn; id -G",
+    ]);
+    assert_eq!(out, format!("512\n1024\n{}4242\n", first_groups(&env)));
+    // --device: the node exists where asked, with the host's numbers, and can be used.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--device",
+        "/dev/null:/dev/mynull:rw",
+        "busybox",
+        "sh",
+        "-c",
+        "stat -c '%t:%T' /dev/mynull; echo hi > /dev/mynull && echo wrote",
+    ]);
+    assert_eq!(out, "1:3\nwrote\n");
+    // --device-cgroup-rule lets a node made inside be opened.
+    let Some(p) = probe(&env) else { return };
+    let bind = format!("{}:/probe:ro", p.display());
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &bind,
+        "--device-cgroup-rule",
+        "b 7:0 r",
+        "busybox",
+        "/probe",
+        "mknod",
+        "open_mknoded",
+    ]);
+    assert_eq!(out, "mknod=ok\nopen_mknoded=ok\n");
+    let out = env.nsbox(&["run", "--rm", "--device", "/etc/passwd", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+}
+
+/// busybox's root is in groups 0 and 10 (from the image's /etc/group), then ours.
+fn first_groups(env: &Env) -> String {
+    let out = env.ok(&["run", "--rm", "busybox", "id", "-G"]);
+    format!("{} ", out.trim())
+}
+
+#[test]
+fn read_only_root_with_tmpfs() {
+    let env = Env::with_busybox();
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "--tmpfs",
+        "/tmp",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /tmp/x && echo tmp-ok; touch /x 2>/dev/null || echo root-ro",
+    ]);
+    assert_eq!(out, "tmp-ok\nroot-ro\n");
+}
+
+#[test]
+fn explain_narrates_the_seccomp_profile() {
+    let env = Env::with_busybox();
+    let out = env.nsbox(&["run", "--rm", "--explain", "busybox", "true"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let line = err
+        .lines()
+        .find(|l| l.contains("seccomp"))
+        .unwrap_or_else(|| panic!("no seccomp step: {err}"));
+    assert!(line.contains("default SCMP_ACT_ERRNO(1)"), "{line}");
+    assert!(line.contains("rules"), "{line}");
+    assert!(line.contains("SCMP_ARCH_"), "{line}");
+}
+
+#[test]
+fn exec_runs_under_the_containers_profile() {
+    let env = Env::with_busybox();
+    let id = env
+        .ok(&["run", "-d", "--name", "confined", "busybox", "sleep", "60"])
+        .trim()
+        .to_string();
+    let out = env.nsbox(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "grep -E '^Seccomp(_filters)?:' /proc/self/status; unshare -U true || echo refused",
+    ]);
+    env.ok(&["rm", "-f", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "Seccomp:\t2\nSeccomp_filters:\t1\nrefused\n");
+}
+
+#[test]
+fn bundle_sysctls_must_be_namespaced() {
+    let env = Env::new();
+    let b = bundle(
+        &env,
+        serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"}),
+        "cat /proc/sys/net/ipv4/ip_forward",
+    );
+    let cfg_path = b.join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
+    cfg["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"});
+    std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let out = env.nsbox(&["run", "--bundle", b.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "1\n");
+    // A host-wide one is refused, and the host's value is untouched.
+    let before = std::fs::read_to_string("/proc/sys/kernel/panic").unwrap();
+    cfg["linux"]["sysctl"] = serde_json::json!({"kernel.panic": "7"});
+    std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let out = env.nsbox(&["run", "--bundle", b.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(125), "{}", stdout(&out));
+    assert!(stderr(&out).contains("kernel.panic"), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/panic").unwrap(),
+        before
+    );
+}
