@@ -33,6 +33,7 @@ impl<E: std::fmt::Display> From<E> for InitFailure {
 }
 
 /// Runs in the cloned child; never returns.
+#[allow(clippy::too_many_arguments)] // the plan, as made before clone
 pub fn run(
     spec: &Spec,
     rootfs: &Path,
@@ -57,6 +58,7 @@ pub fn run(
     sys::exit_now(failure.code)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn setup_and_exec(
     spec: &Spec,
     rootfs: &Path,
