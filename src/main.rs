@@ -81,8 +81,21 @@ fn main() -> ExitCode {
             return ExitCode::from(cli::EXIT_NSBOX as u8);
         }
     };
-    let root = DataRoot::new(cli.root);
     let in_run = matches!(cli.command, Command::Run(_));
+    let root = match DataRoot::open(cli.root) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("nsbox: {e}");
+            return ExitCode::from(cli::EXIT_NSBOX as u8);
+        }
+    };
+    // CVE-2019-5736: what runs containers runs from a sealed view of the nsbox binary.
+    if runs_container_code(&cli.command) {
+        if let Err(e) = runtime::cloned_binary::ensure_sealed(&root.empty_dir()) {
+            eprintln!("nsbox: {e}");
+            return ExitCode::from(cli::EXIT_NSBOX as u8);
+        }
+    }
     let result = match cli.command {
         Command::Run(args) => cli::run::run(&root, *args),
         Command::Container(cmd) => cli::container::dispatch(&root, cmd),
@@ -103,6 +116,16 @@ fn main() -> ExitCode {
             ExitCode::from(cli::exit_code_of(&err, in_run) as u8)
         }
     }
+}
+
+/// The commands that run nsbox code inside a container's namespaces (init, --init, exec),
+/// directly or through the monitor they fork.
+fn runs_container_code(cmd: &Command) -> bool {
+    use cli::container::ContainerCommands as C;
+    matches!(
+        cmd,
+        Command::Run(_) | Command::Container(C::Exec(_) | C::Start(_) | C::Restart(_))
+    )
 }
 
 /// `println!` panics when stdout cannot be written (a closed pipe, /dev/full). Commands print

@@ -590,7 +590,7 @@ fn write_state(dir: &Path, st: &ContainerState) -> Result<()> {
         path: path.display().to_string(),
         err,
     })?;
-    let written = File::create(&tmp)
+    let written = crate::dataroot::create_private(&tmp)
         .and_then(|mut f| f.write_all(&bytes))
         .map_err(io("write", &tmp))
         .and_then(|()| fs::rename(&tmp, &path).map_err(io("rename", &path)));

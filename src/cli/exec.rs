@@ -128,8 +128,16 @@ pub fn exec(root: &DataRoot, a: ExecArgs) -> Result<i32> {
     }
     crate::runtime::seccomp::use_cache_dir(root.path().join("cache").join("seccomp"));
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-    let entered = enter::spawn_in(st.pid, st.cgroup.as_ref(), &process, seccomp, stdio)
-        .map_err(|e: RuntimeError| ExitError::new(e.exit_code(), e.to_string()))?;
+    let keyring = crate::runtime::keyring::session_name(&spec, &st.id);
+    let entered = enter::spawn_in(
+        st.pid,
+        st.cgroup.as_ref(),
+        keyring.as_deref(),
+        &process,
+        seccomp,
+        stdio,
+    )
+    .map_err(|e: RuntimeError| ExitError::new(e.exit_code(), e.to_string()))?;
     if a.detach {
         return Ok(0);
     }

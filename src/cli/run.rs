@@ -322,7 +322,7 @@ fn create(root: &DataRoot, containers: &Containers, plan: Plan) -> Result<Spec> 
         spec.set_annotations(Some(a));
     }
     super::userns::apply(&mut spec, ids.as_ref())?;
-    spec.save(dir.join("config.json"))
+    crate::dataroot::write_json_private(&dir.join("config.json"), &spec)
         .context("write config.json")?;
     drop(ids);
     // From here on the container exists and the monitor owns it: it unmounts the overlay

@@ -127,7 +127,7 @@ fn rewrite_spec(st: &ContainerState, new: &ResourceOptions) -> Result<()> {
     }
     // Write next to it and rename, so a reader never sees half a spec.
     let tmp = st.bundle.join("config.json.tmp");
-    spec.save(&tmp)
+    crate::dataroot::write_json_private(&tmp, &spec)
         .with_context(|| format!("write {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("rename {}", path.display()))?;
     Ok(())

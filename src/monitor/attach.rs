@@ -38,6 +38,13 @@ impl AttachPoint {
             None,
         )?;
         bind(listener.as_raw_fd(), &address(&dir)?)?;
+        // Only root may connect (the container dir is closed too; this is the second lock).
+        nix::sys::stat::fchmodat(
+            &dir,
+            NAME,
+            nix::sys::stat::Mode::from_bits_truncate(crate::dataroot::PRIVATE_FILE_MODE),
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        )?;
         listen(&listener, Backlog::new(8)?)?;
         Ok(AttachPoint { listener, dir })
     }

@@ -5,7 +5,7 @@
 //! `max_files` files in all.
 
 use serde::{Deserialize, Serialize};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
@@ -67,7 +67,7 @@ pub struct LogWriter {
 
 impl LogWriter {
     pub fn open(path: &Path, opts: LogOptions) -> io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = crate::dataroot::append_private(path)?;
         let size = file.metadata()?.len();
         Ok(LogWriter {
             path: path.to_path_buf(),
@@ -135,10 +135,7 @@ impl LogWriter {
                 let _ = fs::rename(rotated(&self.path, n), rotated(&self.path, n + 1));
             }
             fs::rename(&self.path, rotated(&self.path, 1))?;
-            self.file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)?;
+            self.file = crate::dataroot::append_private(&self.path)?;
         }
         self.size = 0;
         Ok(())

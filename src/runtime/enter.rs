@@ -47,13 +47,20 @@ pub struct Entered {
 
 /// Start `process` (args, env, cwd, user, caps) inside the container whose pid 1 is `pid`.
 /// Returns once it has exec'd; a setup or exec failure comes back with Docker's exit code.
+/// `keyring`: the container's session keyring to join (`keyring::session_name`), or None.
 pub fn spawn_in(
     pid: i32,
     cgroup: Option<&CgroupRef>,
+    keyring: Option<&str>,
     process: &Process,
     seccomp: Option<&LinuxSeccomp>,
     stdio: Stdio,
 ) -> Result<Entered, RuntimeError> {
+    // CVE-2019-5736: the helper and the process run our code in the container until exec.
+    super::cloned_binary::require_sealed().map_err(|e| RuntimeError::Init {
+        code: 125,
+        msg: e.to_string(),
+    })?;
     // The container's seccomp profile applies to exec'd processes too (as in runc exec),
     // compiled before the fork like init's.
     let nnp = process.no_new_privileges().unwrap_or(false);
@@ -84,7 +91,15 @@ pub fn spawn_in(
     let (helper, helper_pidfd) = match sys::clone_fork(0, None).map_err(RuntimeError::Clone)? {
         sys::Forked::Child => {
             drop(ours_chan);
-            let code = match helper_main(cgroup, &joins, process, filter.as_ref(), stdio, theirs) {
+            let code = match helper_main(
+                cgroup,
+                &joins,
+                keyring,
+                process,
+                filter.as_ref(),
+                stdio,
+                theirs,
+            ) {
                 Ok(code) => code,
                 Err((code, msg, chan)) => {
                     let _ = chan.send(&FromInit::Failed { code, msg }, None);
@@ -121,6 +136,7 @@ type HelperError = (i32, String, Channel);
 fn helper_main(
     cgroup: Option<&CgroupRef>,
     joins: &[(&str, CloneFlags, File)],
+    keyring: Option<&str>,
     process: &Process,
     filter: Option<&super::seccomp::Filter>,
     stdio: Stdio,
@@ -147,6 +163,10 @@ fn helper_main(
             names.join(" --")
         )
     });
+    // The container's session keyring, not the caller's (runc's setns init does the same).
+    if let Err(e) = super::keyring::join(keyring) {
+        fail!(125, "{e}");
+    }
     let child = match sys::clone_fork(0, None) {
         Ok(sys::Forked::Child) => {
             let (code, msg) = process_main(process, filter, stdio, &chan);

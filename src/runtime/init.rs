@@ -8,7 +8,7 @@ use super::process::Stdio;
 use super::safepath::InRoot;
 use super::seccomp::Filter;
 use super::tiny_init;
-use super::{exec, rootfs, security, sys, tty, userns};
+use super::{cloned_binary, exec, keyring, rootfs, security, sys, tty, userns};
 use crate::explain;
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
@@ -34,16 +34,18 @@ impl<E: std::fmt::Display> From<E> for InitFailure {
 }
 
 /// Runs in the cloned child; never returns.
+#[allow(clippy::too_many_arguments)] // the plan, as made before clone
 pub fn run(
     spec: &Spec,
     rootfs: &Path,
+    id: &str,
     ns: NamespacePlan,
     chan: Channel,
     stdio: Stdio,
     cgroup: Option<&Cgroup>,
     filter: Option<&Filter>,
 ) -> ! {
-    let failure = match setup_and_exec(spec, rootfs, ns, &chan, stdio, cgroup, filter) {
+    let failure = match setup_and_exec(spec, rootfs, id, ns, &chan, stdio, cgroup, filter) {
         Ok(never) => match never {},
         Err(f) => f,
     };
@@ -57,9 +59,11 @@ pub fn run(
     sys::exit_now(failure.code)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn setup_and_exec(
     spec: &Spec,
     rootfs: &Path,
+    id: &str,
     ns: NamespacePlan,
     chan: &Channel,
     stdio: Stdio,
@@ -70,6 +74,8 @@ fn setup_and_exec(
         .process()
         .as_ref()
         .ok_or_else(|| InitFailure::from("spec has no process"))?;
+    // CVE-2019-5736: our /proc/self/exe must be a sealed copy, never the host's binary.
+    cloned_binary::require_sealed()?;
     // Into our cgroup before anything else, so everything from here on is accounted there
     // and the cgroup namespace below is rooted at it.
     if let Some(cg) = cgroup {
@@ -91,6 +97,7 @@ fn setup_and_exec(
     }
     // Our own session: the caller's terminal signals reach us only through the monitor.
     setsid().map_err(|e| format!("setsid: {e}"))?;
+    keyring::join(keyring::session_name(spec, id).as_deref())?;
     // Docker's umask from the start: directories made for mount points or the workdir are
     // 0755, never world-writable (device nodes get their exact mode by chmod).
     umask(Mode::from_bits_truncate(0o022));

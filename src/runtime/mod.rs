@@ -2,9 +2,11 @@
 
 pub mod cgroups;
 pub mod channel;
+pub mod cloned_binary;
 pub mod enter;
 pub mod exec;
 mod init;
+pub mod keyring;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;

@@ -106,6 +106,7 @@ pub fn create(
             init::run(
                 spec,
                 rootfs,
+                id,
                 ns,
                 theirs,
                 stdio,

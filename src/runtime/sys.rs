@@ -372,3 +372,245 @@ pub fn move_mount_to(tree: BorrowedFd<'_>, target: &std::ffi::CStr) -> io::Resul
     Ok(())
 }
 // ---- end of the user namespace block ----
+
+const KEYCTL_SETPERM: libc::c_int = 5;
+const KEYCTL_DESCRIBE: libc::c_int = 6;
+const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
+
+/// keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): make the session keyring called `name` (an
+/// existing one we may search, else a new one) this process's session keyring.
+pub fn keyctl_join_session_keyring(name: &std::ffi::CStr) -> io::Result<i32> {
+    // SAFETY: `name` is a valid NUL-terminated string for the duration of the call.
+    let ret =
+        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ret as i32)
+}
+
+/// keyctl(KEYCTL_DESCRIBE): "type;uid;gid;perm;description" of a key.
+pub fn keyctl_describe(key: i32) -> io::Result<String> {
+    let mut buf = vec![0u8; 512];
+    // SAFETY: the kernel writes at most `buf.len()` bytes into the buffer we own.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_DESCRIBE,
+            key,
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // The return value is the full length including the NUL, even if it was cut.
+    let len = (ret as usize).min(buf.len());
+    buf.truncate(len);
+    while buf.last() == Some(&0) {
+        buf.pop();
+    }
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// keyctl(KEYCTL_SETPERM): set a key's permission mask.
+pub fn keyctl_setperm(key: i32, perm: u32) -> io::Result<()> {
+    // SAFETY: plain syscall on integer arguments.
+    let ret = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, key, perm) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+const FSOPEN_CLOEXEC: libc::c_uint = 1;
+const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+const FSCONFIG_SET_STRING: libc::c_uint = 1;
+const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+/// MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV.
+pub const MOUNT_ATTR_RDONLY_NOSUID_NODEV: libc::c_uint = 0x1 | 0x2 | 0x4;
+
+/// fsopen(2): a new filesystem context (close-on-exec) for the filesystem type `fstype`.
+pub fn fsopen(fstype: &std::ffi::CStr) -> io::Result<OwnedFd> {
+    // SAFETY: `fstype` is NUL-terminated and outlives the call.
+    let fd = unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// fsconfig(2) FSCONFIG_SET_STRING: set the option `key` to `value`.
+pub fn fsconfig_set_string(
+    ctx: BorrowedFd<'_>,
+    key: &std::ffi::CStr,
+    value: &std::ffi::CStr,
+) -> io::Result<()> {
+    // SAFETY: both strings are NUL-terminated and outlive the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            FSCONFIG_SET_STRING,
+            key.as_ptr(),
+            value.as_ptr(),
+            0,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// fsconfig(2) FSCONFIG_CMD_CREATE: create the superblock.
+pub fn fsconfig_create(ctx: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: no pointers are passed (NULL key and value).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// fsmount(2): a detached mount (in no mount namespace) of the context's superblock.
+pub fn fsmount(ctx: BorrowedFd<'_>, attrs: libc::c_uint) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall on integer arguments.
+    let fd = unsafe { libc::syscall(libc::SYS_fsmount, ctx.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+const BPF_PROG_LOAD: libc::c_int = 5;
+const BPF_PROG_ATTACH: libc::c_int = 8;
+/// BPF_PROG_TYPE_CGROUP_DEVICE.
+pub const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+/// BPF_CGROUP_DEVICE (attach type).
+pub const BPF_CGROUP_DEVICE: u32 = 6;
+/// BPF_F_ALLOW_MULTI: our program runs next to any attached by a parent cgroup's owner.
+pub const BPF_F_ALLOW_MULTI: u32 = 2;
+
+/// The BPF_PROG_LOAD part of `union bpf_attr` (fields up to expected_attach_type).
+#[repr(C)]
+#[derive(Default)]
+struct BpfProgLoadAttr {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+    prog_name: [u8; 16],
+    prog_ifindex: u32,
+    expected_attach_type: u32,
+}
+
+/// The BPF_PROG_ATTACH part of `union bpf_attr`.
+#[repr(C)]
+#[derive(Default)]
+struct BpfProgAttachAttr {
+    target_fd: u32,
+    attach_bpf_fd: u32,
+    attach_type: u32,
+    attach_flags: u32,
+    replace_bpf_fd: u32,
+}
+
+/// bpf(BPF_PROG_LOAD): load `insns` (raw 8-byte `struct bpf_insn`s) as a program of
+/// `prog_type`; on a verifier refusal the error carries the verifier's log.
+pub fn bpf_prog_load(
+    prog_type: u32,
+    expected_attach_type: u32,
+    insns: &[u64],
+    name: &str,
+) -> io::Result<OwnedFd> {
+    let license = c"Apache-2.0";
+    let mut log = vec![0u8; 64 * 1024];
+    let mut attr = BpfProgLoadAttr {
+        prog_type,
+        insn_cnt: insns.len() as u32,
+        insns: insns.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        log_level: 1,
+        log_size: log.len() as u32,
+        log_buf: log.as_mut_ptr() as u64,
+        expected_attach_type,
+        ..Default::default()
+    };
+    for (dst, src) in attr.prog_name.iter_mut().zip(name.bytes().take(15)) {
+        *dst = src;
+    }
+    // SAFETY: `attr` points at the instructions, the license and the log buffer, all alive
+    // for the call; the size is that of the struct we pass.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_LOAD,
+            &mut attr as *mut BpfProgLoadAttr,
+            std::mem::size_of::<BpfProgLoadAttr>(),
+        )
+    };
+    if fd < 0 {
+        let err = io::Error::last_os_error();
+        let end = log.iter().position(|b| *b == 0).unwrap_or(log.len());
+        let text = String::from_utf8_lossy(&log[..end]);
+        // The verifier's reason is the line before its closing statistics.
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let reason = lines.len().checked_sub(2).map_or("", |i| lines[i]);
+        if reason.is_empty() {
+            return Err(err);
+        }
+        return Err(io::Error::new(
+            err.kind(),
+            format!("{err} (verifier: {reason})"),
+        ));
+    }
+    // SAFETY: the kernel returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// bpf(BPF_PROG_ATTACH): attach `prog` to the cgroup open at `cgroup`.
+pub fn bpf_prog_attach(
+    cgroup: BorrowedFd<'_>,
+    prog: BorrowedFd<'_>,
+    attach_type: u32,
+    flags: u32,
+) -> io::Result<()> {
+    let mut attr = BpfProgAttachAttr {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_bpf_fd: prog.as_raw_fd() as u32,
+        attach_type,
+        attach_flags: flags,
+        ..Default::default()
+    };
+    // SAFETY: `attr` is a plain struct alive for the call; the size matches it.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_ATTACH,
+            &mut attr as *mut BpfProgAttachAttr,
+            std::mem::size_of::<BpfProgAttachAttr>(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -5,6 +5,7 @@
 //! Backends come from cgroups-rs: v2 (unified) when /sys/fs/cgroup is cgroup2, else v1
 //! with one cgroup per controller hierarchy (hybrid hosts included).
 
+mod device_filter;
 pub mod freezer;
 pub mod mode;
 mod narrate;
@@ -161,6 +162,14 @@ impl Cgroup {
                 let _ = cgroup.cg.delete();
                 cgroup.remove_created_parents();
                 return Err(e);
+            }
+            // v2 has no devices controller: the spec's device rules become a BPF program.
+            if mode == Mode::Unified {
+                let dir = Path::new(mode::ROOT).join(cgroup.reference.path.trim_start_matches('/'));
+                if let Err(e) = device_filter::attach(&dir, &device_filter::rules(res)) {
+                    let _ = cgroup.cg.delete();
+                    return Err(e);
+                }
             }
         }
         explain::step("cgroup", || {

@@ -96,7 +96,7 @@ pub fn convert(r: &LinuxResources, v2: bool) -> Resources {
 }
 
 /// null, zero, full, random, urandom, tty, console, ptmx, and every pty slave (136:*).
-const RUNTIME_DEVICES: [(i64, i64); 9] = [
+pub(super) const RUNTIME_DEVICES: [(i64, i64); 9] = [
     (1, 3),
     (1, 5),
     (1, 7),
