@@ -11,11 +11,12 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: all deps deps-run build images run test test-vm vm-prepare lint bench soak install clean
 
-# The VM stage of `make test`: the cgroup, overlay and namespace integration tests, run again
+# The VM stage of `make test`: the cgroup, overlay, namespace, device-filter and confinement
+# (security probe) integration tests, run again
 # inside the pure cgroup-v2 qemu guest (tests/vm/run.sh). They run in the guest's root cgroup:
 # v2 lets only the root mix processes with delegated controllers (see cgroups.rs for the rule).
-VM_TESTS   ?= binary(vm_smoke) | binary(cgroups) | binary(run) | binary(stats) | binary(machinery) | binary(explain) | binary(devices)
-VM_TIMEOUT ?= 170
+VM_TESTS   ?= binary(vm_smoke) | binary(cgroups) | binary(run) | binary(stats) | binary(machinery) | binary(explain) | binary(devices) | binary(security)
+VM_TIMEOUT ?= 300
 VM_ARCHIVE := target/vm/tests.tar.zst
 
 all: build images
