@@ -9,14 +9,12 @@ use super::{human, ExitError};
 use crate::dataroot::DataRoot;
 use crate::image::ImageStore;
 use crate::state::{ContainerState, Containers};
+use crate::storage::usage::disk_usage;
 use crate::storage::volumes::Volumes;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
-use std::fs;
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 
 /// `nsbox system ...`
 #[derive(Debug, Subcommand)]
@@ -133,7 +131,7 @@ fn measure(root: &DataRoot) -> Result<DiskUsage> {
     let mut container_rows = Vec::new();
     let mut cu = Usage::default();
     for st in states.iter() {
-        let size = du(&containers.dir_of(&st.id).join("upper"));
+        let size = disk_usage(&containers.dir_of(&st.id).join("upper"));
         let running = st.is_alive();
         cu.total += 1;
         cu.size += size;
@@ -151,7 +149,7 @@ fn measure(root: &DataRoot) -> Result<DiskUsage> {
     let mut volume_rows = Vec::new();
     for v in vols.list()? {
         let links = volume_users(&states, &v.name);
-        let size = du(&vols.data_dir(&v.name));
+        let size = disk_usage(&vols.data_dir(&v.name));
         vu.total += 1;
         vu.size += size;
         if links > 0 {
@@ -403,7 +401,7 @@ fn prune(root: &DataRoot, a: PruneArgs) -> Result<()> {
         if st.is_alive() || !filter_container(&filter, &st) {
             continue;
         }
-        let size = du(&containers.dir_of(&st.id).join("upper"));
+        let size = disk_usage(&containers.dir_of(&st.id).join("upper"));
         match remove_one(root, &containers, &st.id, false, false) {
             Ok(()) => {
                 reclaimed += size;
@@ -425,7 +423,7 @@ fn prune(root: &DataRoot, a: PruneArgs) -> Result<()> {
             if !v.anonymous || volume_users(&states, &v.name) > 0 {
                 continue;
             }
-            let size = du(&vols.data_dir(&v.name));
+            let size = disk_usage(&vols.data_dir(&v.name));
             match vols.remove(&v.name) {
                 Ok(()) => {
                     reclaimed += size;
@@ -468,35 +466,6 @@ fn filter_container(f: &PruneFilter, st: &ContainerState) -> bool {
         layer_blobs: Vec::new(),
     };
     f.matches(&rec, &HashMap::new())
-}
-
-/// Bytes in the files under `dir`: symlinks not followed, hard links once, other
-/// filesystems skipped (as Docker's directory.Size).
-fn du(dir: &Path) -> u64 {
-    let Ok(top) = fs::symlink_metadata(dir) else {
-        return 0;
-    };
-    let mut seen = HashSet::new();
-    let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&d) else {
-            continue;
-        };
-        for path in entries.flatten().map(|e| e.path()) {
-            let Ok(md) = fs::symlink_metadata(&path) else {
-                continue;
-            };
-            if md.is_dir() {
-                if md.dev() == top.dev() {
-                    stack.push(path);
-                }
-            } else if md.is_file() && (md.nlink() <= 1 || seen.insert((md.dev(), md.ino()))) {
-                total += md.len();
-            }
-        }
-    }
-    total
 }
 
 #[cfg(test)]

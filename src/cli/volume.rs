@@ -6,15 +6,13 @@ use super::inspect::{parse_template, render};
 use super::{human, out, outln, ExitError, EXIT_NSBOX};
 use crate::dataroot::DataRoot;
 use crate::state::{ContainerState, Containers};
+use crate::storage::usage::disk_usage;
 use crate::storage::volumes::{Volume, VolumeError, Volumes};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value as Json};
-use std::collections::{BTreeMap, HashSet};
-use std::fs;
+use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 
 /// The only volume driver nsbox has.
 const DRIVER: &str = "local";
@@ -231,7 +229,7 @@ fn prune(root: &DataRoot, a: PruneArgs) -> Result<()> {
             continue;
         }
         // Measured before removal: afterwards there is nothing left to measure.
-        let size = du(&vols.data_dir(&v.name));
+        let size = disk_usage(&vols.data_dir(&v.name));
         match vols.remove(&v.name) {
             Ok(()) => {
                 deleted.push(v.name);
@@ -431,35 +429,6 @@ fn users_of(containers: &[ContainerState]) -> BTreeMap<String, Users> {
     map
 }
 
-/// Bytes in the files under `dir`, as Docker's directory.Size measures a volume: symlinks
-/// are not followed, hard links count once, other filesystems mounted inside are skipped.
-fn du(dir: &Path) -> u64 {
-    let Ok(top) = fs::symlink_metadata(dir) else {
-        return 0;
-    };
-    let mut seen = HashSet::new();
-    let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&d) else {
-            continue;
-        };
-        for path in entries.flatten().map(|e| e.path()) {
-            let Ok(md) = fs::symlink_metadata(&path) else {
-                continue;
-            };
-            if md.is_dir() {
-                if md.dev() == top.dev() {
-                    stack.push(path);
-                }
-            } else if md.nlink() <= 1 || seen.insert((md.dev(), md.ino())) {
-                total += md.len();
-            }
-        }
-    }
-    total
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -632,21 +601,5 @@ mod tests {
             "2024-05-01T12:00:00Z"
         );
         assert_eq!(docker_time("garbage"), "garbage");
-    }
-
-    #[test]
-    fn du_counts_files_once_and_skips_symlink_targets() {
-        let tmp = tempfile::tempdir().unwrap();
-        let d = tmp.path().join("_data");
-        fs::create_dir_all(d.join("sub")).unwrap();
-        fs::write(d.join("a"), vec![0u8; 1000]).unwrap();
-        fs::write(d.join("sub/b"), vec![0u8; 234]).unwrap();
-        fs::hard_link(d.join("a"), d.join("sub/a-again")).unwrap();
-        let big = tmp.path().join("outside");
-        fs::write(&big, vec![0u8; 100_000]).unwrap();
-        std::os::unix::fs::symlink(&big, d.join("link")).unwrap();
-        let link_len = fs::symlink_metadata(d.join("link")).unwrap().len();
-        assert_eq!(du(&d), 1234 + link_len);
-        assert_eq!(du(&tmp.path().join("missing")), 0);
     }
 }

@@ -3,4 +3,5 @@
 pub mod copy;
 pub mod overlay;
 pub mod subids;
+pub mod usage;
 pub mod volumes;
