@@ -593,3 +593,17 @@ fn bundle_sysctls_must_be_namespaced() {
         before
     );
 }
+
+#[test]
+fn group_add_by_name_resolves_in_the_image_and_an_unknown_name_fails_cleanly() {
+    let env = Env::with_busybox();
+    // The busybox image's /etc/group has app:x:1000.
+    let out = env.ok(&["run", "--rm", "--group-add", "app", "busybox", "id", "-G"]);
+    assert!(out.split_whitespace().any(|g| g == "1000"), "{out}");
+    let out = env.nsbox(&["run", "--rm", "--group-add", "nosuchgroup", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("nosuchgroup"), "{err}");
+    assert_eq!(env.ok(&["ps", "-aq"]), "", "nothing left behind");
+}

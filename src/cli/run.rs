@@ -292,10 +292,15 @@ fn create(root: &DataRoot, containers: &Containers, plan: Plan) -> Result<Spec> 
         s.mounts = user_mounts.points.clone();
     })?;
 
-    let user = resolve_user(
+    let mut user = resolve_user(
         &paths.merged,
         &spec::effective_user(&plan.image_config, &plan.opts),
     )?;
+    for gid in resolve_groups(&paths.merged, &plan.opts.security.group_add_names)? {
+        if !user.additional_gids.contains(&gid) {
+            user.additional_gids.push(gid);
+        }
+    }
     let hostname = plan
         .opts
         .hostname
@@ -576,6 +581,19 @@ pub(super) fn resolve_user(merged: &Path, user: &str) -> Result<spec::ResolvedUs
         &read("/etc/passwd")?,
         &read("/etc/group")?,
     )?)
+}
+
+/// `--group-add` names against the image's own /etc/group, read inside the root.
+fn resolve_groups(merged: &Path, names: &[String]) -> Result<Vec<u32>> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let root = InRoot::open(merged)?;
+    let group = root
+        .read_config_file(Path::new("/etc/group"), spec::user::USER_DB_LIMIT)?
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    Ok(spec::user::group_ids(names, &group)?)
 }
 
 fn write_file(path: &Path, content: &str) -> Result<PathBuf> {

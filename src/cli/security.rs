@@ -6,6 +6,7 @@
 use super::{ExitError, EXIT_NSBOX};
 use crate::spec::seccomp::kernel_from_release;
 use crate::spec::security::{DeviceRequest, SeccompChoice, SecurityOptions};
+use crate::spec::user::valid_group_name;
 use anyhow::Result;
 use clap::Args;
 use std::fs;
@@ -67,12 +68,12 @@ impl SecurityArgs {
             apply_security_opt(&mut o, opt)?;
         }
         for g in &self.group_add {
-            let gid = g.parse::<u32>().map_err(|_| {
-                invalid(format!(
-                    "--group-add {g}: only numeric group ids are supported"
-                ))
-            })?;
-            o.group_add.push(gid);
+            match g.parse::<u32>() {
+                Ok(gid) => o.group_add.push(gid),
+                // A name: looked up in the image's /etc/group when the container is made.
+                Err(_) if valid_group_name(g) => o.group_add_names.push(g.clone()),
+                Err(_) => return Err(invalid(format!("--group-add {g}: not a group name or id"))),
+            }
         }
         for s in &self.sysctl {
             let (k, v) = s
@@ -282,7 +283,12 @@ mod tests {
             group_add: vec!["staff".into()],
             ..Default::default()
         };
-        assert!(names.to_options().is_err());
+        assert_eq!(names.to_options().unwrap().group_add_names, ["staff"]);
+        let bad_name = SecurityArgs {
+            group_add: vec!["a:b".into()],
+            ..Default::default()
+        };
+        assert!(bad_name.to_options().is_err());
         let bad = SecurityArgs {
             sysctl: vec!["novalue".into()],
             ..Default::default()

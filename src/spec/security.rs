@@ -59,6 +59,8 @@ pub struct SecurityOptions {
     pub device_cgroup_rules: Vec<String>,
     /// `--group-add` (numeric gids).
     pub group_add: Vec<u32>,
+    /// `--group-add` by name, resolved against the image's /etc/group at creation.
+    pub group_add_names: Vec<String>,
     /// `--sysctl KEY=VALUE`, in command-line order.
     pub sysctls: Vec<(String, String)>,
     /// `--ulimit NAME=SOFT[:HARD]`.

@@ -90,6 +90,31 @@ fn numeric_id(arg: &str) -> Result<Option<u32>, SpecError> {
     }
 }
 
+/// Could `name` be a group in a group file (no separators, blanks or controls)?
+pub fn valid_group_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 256
+        && name
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && c != ':' && c != ',')
+}
+
+/// `--group-add` groups given by name, against the image's group file.
+pub fn group_ids(names: &[String], group: &str) -> Result<Vec<u32>, SpecError> {
+    let groups = parse_group(group);
+    names
+        .iter()
+        .map(|n| match numeric_id(n)? {
+            Some(gid) => Ok(gid),
+            None => groups
+                .iter()
+                .find(|g| g.name == *n)
+                .map(|g| g.gid)
+                .ok_or_else(|| SpecError::UnknownGroup(n.clone())),
+        })
+        .collect()
+}
+
 /// Resolve `USER[:GROUP]` (names or numbers) against passwd and group file contents.
 pub fn resolve_user(user: &str, passwd: &str, group: &str) -> Result<ResolvedUser, SpecError> {
     let mut parts = user.split(':');
@@ -262,5 +287,15 @@ audio:x:29:alice, bob
     #[test]
     fn malformed_passwd_lines_are_skipped() {
         assert!(matches!(resolve("broken"), Err(SpecError::UnknownUser(_))));
+    }
+
+    #[test]
+    fn group_add_names_resolve_in_the_image() {
+        let group = "root:x:0:\nstaff:x:50:\n";
+        assert_eq!(
+            group_ids(&["staff".into(), "7".into()], group).unwrap(),
+            [50, 7]
+        );
+        assert!(group_ids(&["nogroup-here".into()], group).is_err());
     }
 }
