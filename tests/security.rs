@@ -600,10 +600,48 @@ fn group_add_by_name_resolves_in_the_image_and_an_unknown_name_fails_cleanly() {
     // The busybox image's /etc/group has app:x:1000.
     let out = env.ok(&["run", "--rm", "--group-add", "app", "busybox", "id", "-G"]);
     assert!(out.split_whitespace().any(|g| g == "1000"), "{out}");
-    let out = env.nsbox(&["run", "--rm", "--group-add", "nosuchgroup", "busybox", "true"]);
+    let out = env.nsbox(&[
+        "run",
+        "--rm",
+        "--group-add",
+        "nosuchgroup",
+        "busybox",
+        "true",
+    ]);
     assert_eq!(out.status.code(), Some(125));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("nosuchgroup"), "{err}");
     assert_eq!(env.ok(&["ps", "-aq"]), "", "nothing left behind");
+}
+
+#[test]
+fn device_dir_adds_every_node_below_it() {
+    let env = Env::with_busybox();
+    let dir = env.root().join("devdir");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let mk = |p: &Path, minor: &str| {
+        let st = Command::new("mknod")
+            .arg(p)
+            .args(["c", "1", minor])
+            .status()
+            .expect("mknod");
+        assert!(st.success());
+    };
+    mk(&dir.join("null"), "3");
+    mk(&dir.join("sub/zero"), "5");
+    let flag = format!("{}:/dev/extra", dir.display());
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--device",
+        &flag,
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /dev/extra/null && head -c 3 /dev/extra/sub/zero | wc -c",
+    ]);
+    assert_eq!(out.trim(), "3");
+    let out = env.nsbox(&["run", "--rm", "--device", "/etc:/x", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125), "a dir without device nodes");
 }

@@ -82,7 +82,7 @@ impl SecurityArgs {
             o.sysctls.push((k.trim().to_string(), v.to_string()));
         }
         for d in &self.device {
-            o.devices.push(parse_device(d)?);
+            o.devices.extend(parse_device(d)?);
         }
         if self.privileged {
             let mut host = Vec::new();
@@ -145,8 +145,9 @@ fn apply_security_opt(o: &mut SecurityOptions, opt: &str) -> Result<()> {
     Ok(())
 }
 
-/// `--device HOST[:CONTAINER][:PERMS]`, looked up on the host.
-fn parse_device(spec: &str) -> Result<DeviceRequest> {
+/// `--device HOST[:CONTAINER][:PERMS]`, looked up on the host; a directory gives every
+/// device node below it, at the same place below CONTAINER (as Docker).
+fn parse_device(spec: &str) -> Result<Vec<DeviceRequest>> {
     let parts: Vec<&str> = spec.split(':').collect();
     let is_perms = |s: &str| !s.is_empty() && s.chars().all(|c| "rwm".contains(c));
     let (host, container, access) = match parts.as_slice() {
@@ -166,16 +167,50 @@ fn parse_device(spec: &str) -> Result<DeviceRequest> {
             "error gathering device information while adding custom device \"{host}\": {e}"
         ))
     })?;
-    let kind = if md.file_type().is_char_device() {
-        'c'
-    } else if md.file_type().is_block_device() {
-        'b'
-    } else {
+    if md.is_dir() {
+        let mut found = Vec::new();
+        devices_below(Path::new(host), Path::new(container), access, &mut found);
+        if found.is_empty() {
+            return Err(invalid(format!(
+                "error gathering device information while adding custom device \"{host}\": no device nodes in it"
+            )));
+        }
+        return Ok(found);
+    }
+    let Some(kind) = device_kind(&md) else {
         return Err(invalid(format!(
             "error gathering device information while adding custom device \"{host}\": not a device node"
         )));
     };
-    Ok(request(container, kind, &md, access))
+    Ok(vec![request(container, kind, &md, access)])
+}
+
+fn device_kind(md: &fs::Metadata) -> Option<char> {
+    if md.file_type().is_char_device() {
+        Some('c')
+    } else if md.file_type().is_block_device() {
+        Some('b')
+    } else {
+        None
+    }
+}
+
+/// The device nodes below the host dir `host`, mapped below `container` (links not followed).
+fn devices_below(host: &Path, container: &Path, access: &str, out: &mut Vec<DeviceRequest>) {
+    let Ok(entries) = fs::read_dir(host) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Ok(md) = fs::symlink_metadata(e.path()) else {
+            continue;
+        };
+        let dest = container.join(e.file_name());
+        if md.is_dir() {
+            devices_below(&e.path(), &dest, access, out);
+        } else if let Some(kind) = device_kind(&md) {
+            out.push(request(&dest.to_string_lossy(), kind, &md, access));
+        }
+    }
 }
 
 fn request(path: &str, kind: char, md: &fs::Metadata, access: &str) -> DeviceRequest {
@@ -298,7 +333,7 @@ mod tests {
 
     #[test]
     fn device_specs() {
-        let d = parse_device("/dev/null:/dev/mynull:r").unwrap();
+        let d = parse_device("/dev/null:/dev/mynull:r").unwrap().remove(0);
         assert_eq!(
             (
                 d.container_path.as_path(),
@@ -309,12 +344,19 @@ mod tests {
             ),
             (Path::new("/dev/mynull"), 'c', 1, 3, "r")
         );
-        let d = parse_device("/dev/zero:rw").unwrap();
+        let d = parse_device("/dev/zero:rw").unwrap().remove(0);
         assert_eq!(
             (d.container_path.as_path(), d.access.as_str()),
             (Path::new("/dev/zero"), "rw")
         );
         assert!(parse_device("/etc/passwd").is_err());
+        assert!(parse_device("/etc").is_err(), "a dir without device nodes");
+        let tree = parse_device("/dev/net:/x/net").unwrap_or_default();
+        if std::path::Path::new("/dev/net/tun").exists() {
+            assert!(tree
+                .iter()
+                .any(|d| d.container_path == Path::new("/x/net/tun")));
+        }
         assert!(parse_device("/dev/null:rel").is_err());
         assert!(parse_device("/dev/nonexistent").is_err());
     }
