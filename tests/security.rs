@@ -791,6 +791,11 @@ fn bundle_seccomp_notify_goes_to_the_listener_which_answers() {
         let mut cfg: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
         cfg["process"]["noNewPrivileges"] = serde_json::json!(nnp);
+        // The kernel here (5.19+) takes WAIT_KILLABLE_RECV with the listener.
+        if nnp {
+            cfg["linux"]["seccomp"]["flags"] =
+                serde_json::json!(["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]);
+        }
         cfg["annotations"] = serde_json::json!({"org.example.k": "v"});
         std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
         let _ = std::fs::remove_file(&sock);

@@ -207,7 +207,7 @@ fn check_and_flags(s: &LinuxSeccomp) -> Result<libc::c_ulong> {
             .any(|r| r.action() == LinuxSeccompAction::ScmpActNotify);
     if notify && s.listener_path().is_none() {
         return Err(SeccompError::Invalid(
-            "SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath (the agent to send the fd to)".into(),
+            "listenerPath is not set (SCMP_ACT_NOTIFY needs an agent to send the fd to)".into(),
         ));
     }
     let mut flags = if notify { NEW_LISTENER } else { 0 };
@@ -419,6 +419,15 @@ mod tests {
         s.set_listener_path(Some("/run/x.sock".into()));
         let f = compile(&s, false).unwrap();
         assert_ne!(f.flags & NEW_LISTENER, 0);
+        // WAIT_KILLABLE_RECV: with a listener only.
+        s.set_flags(Some(vec![
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv,
+        ]));
+        let f = compile(&s, false).unwrap();
+        assert_ne!(f.flags & libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, 0);
+        s.set_syscalls(None);
+        let err = compile(&s, false).err().unwrap().to_string();
+        assert!(err.contains("WAIT_KILLABLE_RECV"), "{err}");
         // A listener without notify actions changes nothing.
         let p = Profile::from_json(
             r#"{"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/x.sock"}"#,
