@@ -384,18 +384,33 @@ fn bundle_seccomp_errno_rule_is_enforced() {
 }
 
 #[test]
-fn bundle_seccomp_notify_is_refused_not_ignored() {
+fn bundle_seccomp_notify_needs_a_reachable_listener() {
     let env = Env::new();
+    // No listenerPath: refused before anything runs (runc).
     let seccomp = serde_json::json!({
         "defaultAction": "SCMP_ACT_ALLOW",
-        "listenerPath": "/run/nowhere.sock",
         "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]
     });
     let b = bundle(&env, seccomp, "echo ran");
     let out = env.nsbox(&["run", "--bundle", b.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(125), "{}", stdout(&out));
     assert_eq!(stdout(&out), "");
-    assert!(stderr(&out).contains("not supported"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("listenerPath"), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    // A listenerPath nobody listens at: the container never runs, nothing is left.
+    std::fs::remove_dir_all(&b).unwrap();
+    let seccomp = serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": env.root().join("nowhere.sock"),
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]
+    });
+    let b = bundle(&env, seccomp, "echo ran");
+    let out = env.nsbox(&["run", "--rm", "--bundle", b.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(125), "{}", stdout(&out));
+    assert_eq!(stdout(&out), "");
+    assert!(stderr(&out).contains("nowhere.sock"), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    env.assert_no_containers();
 }
 
 #[test]
@@ -644,4 +659,191 @@ fn device_dir_adds_every_node_below_it() {
     assert_eq!(out.trim(), "3");
     let out = env.nsbox(&["run", "--rm", "--device", "/etc:/x", "busybox", "true"]);
     assert_eq!(out.status.code(), Some(125), "a dir without device nodes");
+}
+
+/// What the seccomp agent of the notify test saw: the state message, the trapped syscall
+/// numbers and the pid the kernel named.
+struct AgentSaw {
+    state: serde_json::Value,
+    syscalls: Vec<i32>,
+}
+
+/// A seccomp agent (as runc's contrib/cmd/seccompagent) at `sock`: accepts one connection,
+/// takes the container process state and the notify fd from one message, answers every
+/// notification with EPERM until the container's last task is gone (POLLHUP). Every wait
+/// has a deadline; the thread always ends.
+fn agent(sock: &Path) -> std::thread::JoinHandle<Result<AgentSaw, String>> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::net::UnixListener;
+    use std::time::{Duration, Instant};
+
+    let listener = UnixListener::bind(sock).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let conn = loop {
+            match listener.accept() {
+                Ok((c, _)) => break c,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if Instant::now() > deadline {
+                        return Err("no connection within 30s".into());
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(format!("accept: {e}")),
+            }
+        };
+        conn.set_nonblocking(false).map_err(|e| e.to_string())?;
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(|e| e.to_string())?;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 4]);
+        let (len, fds) = {
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let msg = recvmsg::<()>(
+                conn.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            )
+            .map_err(|e| format!("recvmsg: {e}"))?;
+            let mut fds = Vec::new();
+            for c in msg.cmsgs().map_err(|e| e.to_string())? {
+                if let ControlMessageOwned::ScmRights(got) = c {
+                    // SAFETY: fds just received with SCM_RIGHTS are ours alone.
+                    fds.extend(got.into_iter().map(|f| unsafe { OwnedFd::from_raw_fd(f) }));
+                }
+            }
+            (msg.bytes, fds)
+        };
+        let state: serde_json::Value =
+            serde_json::from_slice(&buf[..len]).map_err(|e| format!("state JSON: {e}"))?;
+        let [notify] = <[OwnedFd; 1]>::try_from(fds).map_err(|f| format!("{} fds", f.len()))?;
+        let mut syscalls = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err("the container's tasks did not end within 30s".into());
+            }
+            let mut pfd = [PollFd::new(notify.as_fd(), PollFlags::POLLIN)];
+            let ms = PollTimeout::try_from(left.as_millis().min(1000) as i32).unwrap();
+            match poll(&mut pfd, ms) {
+                Ok(0) | Err(nix::Error::EINTR) => continue,
+                Ok(_) => {}
+                Err(e) => return Err(format!("poll: {e}")),
+            }
+            let revents = pfd[0].revents().unwrap_or(PollFlags::empty());
+            if revents.contains(PollFlags::POLLIN) {
+                // SAFETY: zeroed as the kernel requires; plain data, written by the ioctl.
+                let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+                // SAFETY: `req` is a valid seccomp_notif for the duration of the call.
+                let rc = unsafe {
+                    libc::ioctl(notify.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req)
+                };
+                if rc < 0 {
+                    // ENOENT: the task died while we looked; go on until HUP.
+                    continue;
+                }
+                syscalls.push(req.data.nr);
+                let mut resp = libc::seccomp_notif_resp {
+                    id: req.id,
+                    val: 0,
+                    error: -libc::EPERM,
+                    flags: 0,
+                };
+                // SAFETY: `resp` is a valid seccomp_notif_resp for the duration of the call.
+                let _ = unsafe {
+                    libc::ioctl(
+                        notify.as_raw_fd(),
+                        libc::SECCOMP_IOCTL_NOTIF_SEND,
+                        &mut resp,
+                    )
+                };
+            } else if revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) {
+                return Ok(AgentSaw { state, syscalls });
+            }
+        }
+    })
+}
+
+#[test]
+fn bundle_seccomp_notify_goes_to_the_listener_which_answers() {
+    let env = Env::new();
+    let sock = env.root().join("agent.sock");
+    let seccomp = serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": sock,
+        "listenerMetadata": "meta-xyz",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+    });
+    // The notify fd must not reach the container's process: none of its fds is one.
+    let b = bundle(
+        &env,
+        seccomp,
+        "ls -l /proc/$$/fd/ | grep -c seccomp; mkdir /tmp/x; echo rc=$?",
+    );
+    // Both places init loads the filter: before dropping capabilities, and just before
+    // exec (no_new_privs).
+    for nnp in [false, true] {
+        let cfg_path = b.join("config.json");
+        let mut cfg: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
+        cfg["process"]["noNewPrivileges"] = serde_json::json!(nnp);
+        // The kernel here (5.19+) takes WAIT_KILLABLE_RECV with the listener.
+        if nnp {
+            cfg["linux"]["seccomp"]["flags"] =
+                serde_json::json!(["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]);
+        }
+        cfg["annotations"] = serde_json::json!({"org.example.k": "v"});
+        std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+        let _ = std::fs::remove_file(&sock);
+        let seen = agent(&sock);
+        let child = env
+            .cmd()
+            .args(["run", "--bundle", b.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = common::output_within(child, 60);
+        let saw = seen
+            .join()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("agent: {e}"));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        // grep -c: no seccomp fd among the shell's; mkdir answered EPERM by the agent.
+        assert_eq!(stdout(&out), "0\nrc=1\n", "nnp={nnp}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("Operation not permitted"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(!b.join("rootfs/tmp/x").exists());
+        assert!(
+            saw.syscalls
+                .iter()
+                .any(|&nr| nr == libc::SYS_mkdir as i32 || nr == libc::SYS_mkdirat as i32),
+            "{:?}",
+            saw.syscalls
+        );
+        let s = &saw.state;
+        assert_eq!(s["ociVersion"], "1.0.2", "{s}");
+        assert_eq!(s["fds"], serde_json::json!(["seccompFd"]), "{s}");
+        assert_eq!(s["metadata"], "meta-xyz", "{s}");
+        let pid = s["pid"].as_i64().unwrap_or(0);
+        assert!(pid > 1, "{s}");
+        assert_eq!(s["state"]["pid"].as_i64(), Some(pid), "{s}");
+        assert_eq!(s["state"]["status"], "creating", "{s}");
+        assert_eq!(s["state"]["ociVersion"], "1.0.2", "{s}");
+        assert_eq!(s["state"]["bundle"], b.to_str().unwrap(), "{s}");
+        assert_eq!(s["state"]["annotations"]["org.example.k"], "v", "{s}");
+        let id = s["state"]["id"].as_str().unwrap_or_default();
+        assert!(
+            id.len() == 64 && id.bytes().all(|c| c.is_ascii_hexdigit()),
+            "{s}"
+        );
+        env.assert_no_containers();
+    }
 }

@@ -37,6 +37,9 @@ pub enum ToInit {
 pub enum FromInit {
     /// The container is built and waits for `Start`; the pty master travels with it.
     Ready,
+    /// The seccomp notify fd travels with it (the profile has a listenerPath): for the
+    /// launcher to send on to the agent; init has closed its copy.
+    SeccompNotify,
     /// Setup or exec failed; `code` is the exit code nsbox should end with.
     Failed { code: i32, msg: String },
 }

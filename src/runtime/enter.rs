@@ -117,6 +117,8 @@ pub fn spawn_in(
             // The process exec'd: every copy of the channel is closed.
             None => break,
             Some((FromInit::Ready, fd)) => pty_master = fd,
+            // `exec` has no agent to hand a notify fd to (helper_main drops it): closed here.
+            Some((FromInit::SeccompNotify, _)) => {}
             Some((FromInit::Failed { code, msg }, _)) => {
                 let _ = waitpid(Pid::from_raw(helper), None);
                 return Err(RuntimeError::Init { code, msg });

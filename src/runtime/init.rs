@@ -15,7 +15,7 @@ use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signa
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chdir, sethostname, setsid};
 use oci_spec::runtime::Spec;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 /// A failure of init: the message and the exit code nsbox should report.
@@ -149,7 +149,7 @@ fn setup_and_exec(
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we
     // still hold it (runc's order); the rest of init then runs under it.
     if let Some(f) = filter.filter(|f| !f.late) {
-        f.load()?;
+        hand_notify_fd(chan, f.load()?)?;
     }
     security::apply_identity(process)?;
     chdir(cwd).map_err(|e| {
@@ -182,7 +182,7 @@ fn setup_and_exec(
         stdio.install().map_err(|e| format!("stdio: {e}"))?;
     }
     if let Some(f) = filter.filter(|f| f.late) {
-        f.load()?;
+        hand_notify_fd(chan, f.load()?)?;
     }
     if wants_init(spec) {
         tiny_init::run_as_pid1(&args, &env, chan.as_raw_fd());
@@ -192,6 +192,15 @@ fn setup_and_exec(
         code: err.exit_code(),
         msg: err.to_string(),
     })
+}
+
+/// The seccomp notify fd goes to the launcher and never to the user's process: our copy
+/// closes here once sent.
+fn hand_notify_fd(chan: &Channel, fd: Option<OwnedFd>) -> Result<(), InitFailure> {
+    if let Some(fd) = fd {
+        chan.send(&FromInit::SeccompNotify, Some(fd.as_raw_fd()))?;
+    }
+    Ok(())
 }
 
 /// `--init`: the spec asks for nsbox's tiny init as pid 1 (an annotation, as Docker's

@@ -11,7 +11,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Signals the monitor handles: proxied to the container (and SIGWINCH for the pty).
 /// They are blocked before clone so none is lost; init unblocks them before exec.
@@ -58,6 +58,8 @@ pub struct Launched {
     pub pty_master: Option<OwnedFd>,
     pub cgroup: Option<Cgroup>,
     chan: Channel,
+    /// The seccomp agent init's notify fd goes to, with what its state message names.
+    listener: Option<(seccomp::Listener, String, PathBuf)>,
 }
 
 /// Clone the container's init and let it build the container; return once it waits
@@ -130,6 +132,11 @@ pub fn create(
         pty_master: None,
         cgroup,
         chan: ours,
+        listener: filter.and_then(|f| f.listener).map(|l| {
+            // The bundle: the directory holding the rootfs (runc's state.bundle).
+            let bundle = rootfs.parent().unwrap_or(rootfs).to_path_buf();
+            (l, id.to_string(), bundle)
+        }),
     };
 
     // A new user namespace: its maps are written while init waits, and init gets the
@@ -161,7 +168,19 @@ pub fn create(
         return Err(e.into());
     }
     drop(idmapped);
-    match launched.chan.expect::<FromInit>("the container's setup") {
+    let got = loop {
+        match launched.chan.expect::<FromInit>("the container's setup") {
+            Ok((FromInit::SeccompNotify, fd)) => {
+                if let Err(e) = launched.hand_to_listener(fd) {
+                    launched.kill_and_reap();
+                    return Err(e);
+                }
+            }
+            other => break other,
+        }
+    };
+    match got {
+        Ok((FromInit::SeccompNotify, _)) => Err(RuntimeError::Protocol("unexpected notify")),
         Ok((FromInit::Ready, fd)) => {
             launched.pty_master = fd;
             Ok(launched)
@@ -225,8 +244,23 @@ impl Launched {
     /// channel closed on exec); the exec error with Docker's exit code otherwise.
     pub fn start(&mut self) -> Result<(), RuntimeError> {
         self.chan.send(&ToInit::Start, None)?;
-        match self.chan.recv::<FromInit>() {
+        // With no_new_privs the filter is loaded just before exec: its notify fd comes now.
+        let got = loop {
+            match self.chan.recv::<FromInit>() {
+                Ok(Some((FromInit::SeccompNotify, fd))) => {
+                    if let Err(e) = self.hand_to_listener(fd) {
+                        self.kill_and_reap();
+                        return Err(e);
+                    }
+                }
+                other => break other,
+            }
+        };
+        match got {
             Ok(None) => Ok(()),
+            Ok(Some((FromInit::SeccompNotify, _))) => {
+                Err(RuntimeError::Protocol("unexpected notify"))
+            }
             Ok(Some((FromInit::Failed { code, msg }, _))) => {
                 self.reap();
                 Err(RuntimeError::Init { code, msg })
@@ -234,6 +268,18 @@ impl Launched {
             Ok(Some((FromInit::Ready, _))) => Err(RuntimeError::Protocol("unexpected Ready")),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Send init's seccomp notify fd (and the container state) to the profile's agent.
+    fn hand_to_listener(&self, fd: Option<OwnedFd>) -> Result<(), RuntimeError> {
+        let fd = fd.ok_or(RuntimeError::Protocol(
+            "no fd with the seccomp notify message",
+        ))?;
+        let (listener, id, bundle) = self.listener.as_ref().ok_or(RuntimeError::Protocol(
+            "a seccomp notify fd without a listener",
+        ))?;
+        listener.hand_over(fd, id, self.pid, bundle)?;
+        Ok(())
     }
 
     pub fn kill_and_reap(&mut self) {

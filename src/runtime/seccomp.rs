@@ -10,12 +10,15 @@ use crate::explain;
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
+use nix::sys::socket;
 use oci_spec::runtime::{
     Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator, Spec,
 };
 use sha2::{Digest, Sha256};
 use std::io::{Read, Seek, Write};
-use std::path::PathBuf;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +45,18 @@ pub struct Filter {
     /// Loaded just before exec (no_new_privs set) rather than before dropping caps.
     pub late: bool,
     summary: String,
+    /// Where the notify fd goes (the profile has SCMP_ACT_NOTIFY actions).
+    pub listener: Option<Listener>,
+}
+
+/// A seccomp agent listening at `listenerPath` (runc's contract, runtime-spec
+/// config-linux.md "Seccomp"): it gets the container process state with the notify fd.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    path: PathBuf,
+    metadata: String,
+    oci_version: String,
+    annotations: serde_json::Value,
 }
 
 /// Where compiled filters are kept, by profile digest (set once by the engine; none: compile
@@ -69,11 +84,7 @@ fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<ScmpAction> {
         ),
         LinuxSeccompAction::ScmpActLog => ScmpAction::Log,
         LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
-        LinuxSeccompAction::ScmpActNotify => {
-            return Err(SeccompError::Unsupported(
-                "SCMP_ACT_NOTIFY (a seccomp listener)".into(),
-            ))
-        }
+        LinuxSeccompAction::ScmpActNotify => ScmpAction::Notify,
     })
 }
 
@@ -120,27 +131,86 @@ pub fn prepare(spec: &Spec) -> Result<Option<Filter>> {
         .as_ref()
         .and_then(|p| p.no_new_privileges())
         .unwrap_or(false);
-    compile(s, nnp).map(Some)
+    let mut f = compile(s, nnp)?;
+    if let (Some(path), true) = (s.listener_path(), f.flags & NEW_LISTENER != 0) {
+        f.listener = Some(Listener {
+            path: path.clone(),
+            metadata: s.listener_metadata().clone().unwrap_or_default(),
+            oci_version: spec.version().clone(),
+            annotations: serde_json::to_value(spec.annotations().clone().unwrap_or_default())
+                .unwrap_or_default(),
+        });
+    }
+    Ok(Some(f))
 }
 
-/// What the kernel flags of the profile are; refuses what nsbox cannot do (a listener).
-fn check_and_flags(s: &LinuxSeccomp) -> Result<libc::c_ulong> {
-    if s.listener_path().is_some() {
-        return Err(SeccompError::Unsupported(
-            "listenerPath (seccomp notify)".into(),
-        ));
+const NEW_LISTENER: libc::c_ulong = libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+
+impl Listener {
+    /// Connect to the agent and send it the container process state with `fd` attached
+    /// (SCM_RIGHTS, in the same message), as runc does; our copy of `fd` closes here.
+    pub fn hand_over(&self, fd: OwnedFd, id: &str, pid: i32, bundle: &Path) -> Result<()> {
+        let state = serde_json::json!({
+            "ociVersion": self.oci_version,
+            "fds": ["seccompFd"],
+            "pid": pid,
+            "metadata": self.metadata,
+            "state": {
+                "ociVersion": self.oci_version,
+                "id": id,
+                "status": "creating",
+                "pid": pid,
+                "bundle": bundle,
+                "annotations": self.annotations,
+            },
+        });
+        let io = |err| SeccompError::Io {
+            what: "send the notify fd to listenerPath",
+            err,
+        };
+        let bytes = serde_json::to_vec(&state).map_err(|e| io(std::io::Error::other(e)))?;
+        let sock = UnixStream::connect(&self.path).map_err(|e| {
+            SeccompError::Invalid(format!(
+                "connect to listenerPath {}: {e}",
+                self.path.display()
+            ))
+        })?;
+        let fds = [fd.as_raw_fd()];
+        let sent = socket::sendmsg::<()>(
+            sock.as_raw_fd(),
+            &[std::io::IoSlice::new(&bytes)],
+            &[socket::ControlMessage::ScmRights(&fds)],
+            socket::MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .map_err(|e| io(e.into()))?;
+        if sent != bytes.len() {
+            return Err(io(std::io::Error::other("short write")));
+        }
+        explain::step("seccomp", || {
+            format!(
+                "notify fd sent to the listener at {} with the container state",
+                self.path.display()
+            )
+        });
+        Ok(())
     }
+}
+
+/// What the kernel flags of the profile are: a notify action adds NEW_LISTENER (and needs
+/// a listenerPath to send the fd to, as in runc).
+fn check_and_flags(s: &LinuxSeccomp) -> Result<libc::c_ulong> {
     let notify = s.default_action() == LinuxSeccompAction::ScmpActNotify
         || s.syscalls()
             .iter()
             .flatten()
             .any(|r| r.action() == LinuxSeccompAction::ScmpActNotify);
-    if notify {
-        return Err(SeccompError::Unsupported(
-            "SCMP_ACT_NOTIFY (a seccomp listener)".into(),
+    if notify && s.listener_path().is_none() {
+        return Err(SeccompError::Invalid(
+            "listenerPath is not set (SCMP_ACT_NOTIFY needs an agent to send the fd to)".into(),
         ));
     }
-    let mut flags = 0;
+    let mut flags = if notify { NEW_LISTENER } else { 0 };
     for f in s.flags().iter().flatten() {
         flags |= match f {
             LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
@@ -148,9 +218,13 @@ fn check_and_flags(s: &LinuxSeccomp) -> Result<libc::c_ulong> {
             LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
                 libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
             }
+            // Linux 5.19+: an older kernel refuses the load (EINVAL), reported as such.
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv if notify => {
+                libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+            }
             LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
-                return Err(SeccompError::Unsupported(
-                    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (it needs a listener)".into(),
+                return Err(SeccompError::Invalid(
+                    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs an SCMP_ACT_NOTIFY action".into(),
                 ))
             }
         };
@@ -194,6 +268,7 @@ pub fn compile(s: &LinuxSeccomp, nnp: bool) -> Result<Filter> {
         flags,
         late: nnp,
         summary,
+        listener: None,
     })
 }
 
@@ -290,12 +365,13 @@ fn build(s: &LinuxSeccomp) -> Result<(ScmpFilterContext, usize, Vec<String>)> {
 }
 
 impl Filter {
-    /// Install into this process (in init).
-    pub fn load(&self) -> Result<()> {
-        sys::seccomp_set_filter(&self.bpf, self.flags).map_err(|err| SeccompError::Io {
-            what: "load filter",
-            err,
-        })?;
+    /// Install into this process (in init); the notify fd when the profile has a listener.
+    pub fn load(&self) -> Result<Option<OwnedFd>> {
+        let notify_fd =
+            sys::seccomp_set_filter(&self.bpf, self.flags).map_err(|err| SeccompError::Io {
+                what: "load filter",
+                err,
+            })?;
         explain::step("seccomp", || {
             format!(
                 "filter loaded {}: {}",
@@ -307,7 +383,7 @@ impl Filter {
                 self.summary
             )
         });
-        Ok(())
+        Ok(notify_fd)
     }
 }
 
@@ -332,21 +408,33 @@ mod tests {
     }
 
     #[test]
-    fn notify_and_listener_are_refused_not_ignored() {
-        let p = Profile::from_json(
-            r#"{"defaultAction": "SCMP_ACT_ALLOW",
-                "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}"#,
-        )
-        .unwrap();
+    fn notify_needs_a_listener_path_and_asks_for_one() {
+        let notify = r#"{"defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}"#;
+        let p = Profile::from_json(notify).unwrap();
         let s = p.to_oci(&[], HostArch::current(), None).unwrap();
         let err = compile(&s, false).err().unwrap().to_string();
-        assert!(err.contains("not supported"), "{err}");
+        assert!(err.contains("listenerPath"), "{err}");
+        let mut s = s;
+        s.set_listener_path(Some("/run/x.sock".into()));
+        let f = compile(&s, false).unwrap();
+        assert_ne!(f.flags & NEW_LISTENER, 0);
+        // WAIT_KILLABLE_RECV: with a listener only.
+        s.set_flags(Some(vec![
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv,
+        ]));
+        let f = compile(&s, false).unwrap();
+        assert_ne!(f.flags & libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, 0);
+        s.set_syscalls(None);
+        let err = compile(&s, false).err().unwrap().to_string();
+        assert!(err.contains("WAIT_KILLABLE_RECV"), "{err}");
+        // A listener without notify actions changes nothing.
         let p = Profile::from_json(
             r#"{"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/x.sock"}"#,
         )
         .unwrap();
         let s = p.to_oci(&[], HostArch::current(), None).unwrap();
-        assert!(compile(&s, false).is_err());
+        assert_eq!(compile(&s, false).unwrap().flags & NEW_LISTENER, 0);
     }
 
     #[test]

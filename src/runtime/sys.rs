@@ -234,7 +234,7 @@ pub fn dup2(fd: RawFd, target: RawFd) -> io::Result<()> {
 
 /// Install a classic-BPF seccomp filter (`prog`: whole `struct sock_filter`s, 8 bytes
 /// each) on the calling thread with seccomp(SECCOMP_SET_MODE_FILTER, flags).
-pub fn seccomp_set_filter(prog: &[u8], flags: libc::c_ulong) -> io::Result<()> {
+pub fn seccomp_set_filter(prog: &[u8], flags: libc::c_ulong) -> io::Result<Option<OwnedFd>> {
     const INSN: usize = std::mem::size_of::<libc::sock_filter>();
     if prog.is_empty() || !prog.len().is_multiple_of(INSN) || prog.len() / INSN > u16::MAX as usize
     {
@@ -267,7 +267,12 @@ pub fn seccomp_set_filter(prog: &[u8], flags: libc::c_ulong) -> io::Result<()> {
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(())
+    if flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER == 0 {
+        return Ok(None);
+    }
+    // SAFETY: with NEW_LISTENER the kernel returned a new fd (the notify listener, close-on-
+    // exec), which nobody else owns.
+    Ok(Some(unsafe { OwnedFd::from_raw_fd(rc as RawFd) }))
 }
 
 /// fgetxattr(2): the extended attribute `name` of the file open at `fd`.
