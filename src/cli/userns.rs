@@ -11,8 +11,8 @@ use crate::storage::subids::{self, Allocation};
 use crate::storage::volumes::Volumes;
 use anyhow::{Context, Result};
 use clap::Args;
+use oci_spec::runtime::LinuxIdMapping;
 use oci_spec::runtime::Spec;
-use oci_spec::runtime::{LinuxIdMapping, LinuxIdMappingBuilder};
 use std::fs;
 use std::os::fd::AsFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -61,21 +61,9 @@ pub fn allocate(root: &DataRoot, mode: &UsernsMode) -> Result<Option<Allocation>
 
 /// The runtime's view of a set of mappings.
 pub fn plan_of(uid: &[IdMap], gid: &[IdMap]) -> Result<UsernsPlan> {
-    let conv = |maps: &[IdMap]| -> Result<Vec<LinuxIdMapping>> {
-        maps.iter()
-            .map(|m| {
-                LinuxIdMappingBuilder::default()
-                    .container_id(m.container)
-                    .host_id(m.host)
-                    .size(m.size)
-                    .build()
-                    .context("id mapping")
-            })
-            .collect()
-    };
     Ok(UsernsPlan {
-        uid: conv(uid)?,
-        gid: conv(gid)?,
+        uid: userns::to_oci(uid).context("id mapping")?,
+        gid: userns::to_oci(gid).context("id mapping")?,
     })
 }
 

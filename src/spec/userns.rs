@@ -185,7 +185,8 @@ pub fn allocate(ranges: &[(u32, u32)], taken: &[(u32, u32)], size: u32) -> Optio
     None
 }
 
-fn to_oci(maps: &[IdMap]) -> Result<Vec<LinuxIdMapping>, oci_spec::OciSpecError> {
+/// The mappings as the OCI spec writes them.
+pub fn to_oci(maps: &[IdMap]) -> Result<Vec<LinuxIdMapping>, oci_spec::OciSpecError> {
     maps.iter()
         .map(|m| {
             LinuxIdMappingBuilder::default()
