@@ -64,7 +64,8 @@ pub fn logs(root: &DataRoot, a: LogsArgs) -> Result<()> {
         print_entry(e, a.timestamps)?;
     }
     if a.follow && until.is_none() {
-        follow(&containers, &st.id, &st.log_path, a.timestamps)?;
+        let last = entries.last().cloned();
+        follow(&containers, &st.id, &st.log_path, a.timestamps, last)?;
     }
     Ok(())
 }
@@ -89,7 +90,16 @@ fn print_entry(e: &Entry, timestamps: bool) -> Result<(), OutputError> {
 
 /// Print entries as they are appended, until the container stops running and the log has
 /// no more to give. A rotation (the file replaced) is followed to the new file.
-fn follow(containers: &Containers, id: &str, path: &Path, timestamps: bool) -> Result<()> {
+/// `last`: the entry printed last. Reading goes from one open file to the next as the log
+/// rotates under us, and the same entry can be met on both sides of a switch: it is printed
+/// once (entries carry nanosecond times, so equal entries are the same entry).
+fn follow(
+    containers: &Containers,
+    id: &str,
+    path: &Path,
+    timestamps: bool,
+    mut last: Option<Entry>,
+) -> Result<()> {
     let mut file = File::open(path).ok();
     let mut inode = file
         .as_ref()
@@ -113,7 +123,10 @@ fn follow(containers: &Containers, id: &str, path: &Path, timestamps: bool) -> R
                             continue; // the monitor is still writing this entry
                         }
                         if let Ok(e) = serde_json::from_str::<Entry>(partial.trim_end()) {
-                            print_entry(&e, timestamps)?;
+                            if last.as_ref() != Some(&e) {
+                                print_entry(&e, timestamps)?;
+                                last = Some(e);
+                            }
                         }
                         partial.clear();
                         got = true;
