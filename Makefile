@@ -30,6 +30,7 @@ deps:
 
 build:
 	$(CARGO) build --release
+	ln -sf nsbox target/release/nsbox-runtime
 
 images: $(IMAGE)
 
@@ -74,6 +75,7 @@ soak:
 
 install: build
 	install -D -m 0755 $(BIN) /usr/local/bin/nsbox
+	ln -sf nsbox /usr/local/bin/nsbox-runtime
 
 clean:
 	$(CARGO) clean

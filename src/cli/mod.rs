@@ -1,6 +1,7 @@
 //! The command line: clap definitions, one file per command group, and the mapping of
 //! errors to one-line messages with Docker's exit codes.
 
+pub mod app;
 pub mod cgroup_view;
 pub mod container;
 pub mod exec;
@@ -14,6 +15,7 @@ pub mod logs;
 pub mod machinery;
 pub mod mounts;
 pub mod ns;
+pub mod oci;
 pub mod resources;
 pub mod run;
 pub mod security;
