@@ -67,7 +67,86 @@ pub struct Root {
     pub path: PathBuf,
 }
 
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
+    move |source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 impl Root {
+    /// Open (making it 0700 if missing) the state root.
+    pub fn open(path: &Path) -> Result<Root, StateError> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
+            .map_err(io(path))?;
+        Ok(Root {
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The record of `id`; Ok(None) when there is none.
+    pub fn load(&self, id: &str) -> Result<Option<Record>, StateError> {
+        if !valid_id(id) {
+            return Ok(None);
+        }
+        let file = self.dir_of(id).join("state.json");
+        let bytes = match std::fs::read(&file) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&file)(e)),
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| StateError::Decode { path: file, source })
+    }
+
+    /// Write `r`'s record atomically (temp file, fsync, rename), 0600.
+    pub fn save(&self, r: &Record) -> Result<(), StateError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = self.dir_of(&r.id);
+        let tmp = dir.join(".state.json.tmp");
+        let file = dir.join("state.json");
+        let bytes = serde_json::to_vec(r).map_err(|source| StateError::Decode {
+            path: file.clone(),
+            source,
+        })?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io(&tmp))?;
+        f.write_all(&bytes)
+            .and_then(|()| f.sync_all())
+            .map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &file).map_err(io(&file))
+    }
+
+    /// Every record under the root (entries without a readable record are skipped).
+    pub fn list(&self) -> Result<Vec<Record>, StateError> {
+        let rd = match std::fs::read_dir(&self.path) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&self.path)(e)),
+        };
+        let mut out = Vec::new();
+        for entry in rd.flatten() {
+            if let Some(name) = entry.file_name().to_str() {
+                if let Ok(Some(r)) = self.load(name) {
+                    out.push(r);
+                }
+            }
+        }
+        out.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
     pub fn dir_of(&self, id: &str) -> PathBuf {
         self.path.join(id)
     }
@@ -108,9 +187,35 @@ pub fn oci_state(r: &Record, status: Status) -> serde_json::Value {
 }
 
 impl Record {
-    pub fn dir(&self, root: &Path) -> PathBuf {
-        root.join(&self.id)
+    /// Is init still the process we started (same pid and start time, not a zombie)?
+    pub fn alive(&self) -> bool {
+        crate::state::process_alive(self.pid, self.pid_start)
     }
+
+    /// The OCI status now: stopped once init is gone; created until `start` released it;
+    /// paused while its cgroup is frozen.
+    pub fn status(&self) -> Status {
+        if !self.alive() {
+            return Status::Stopped;
+        }
+        if !self.started {
+            return Status::Created;
+        }
+        if self.cgroup.as_ref().is_some_and(is_frozen) {
+            return Status::Paused;
+        }
+        Status::Running
+    }
+}
+
+/// Whether the cgroup's freezer says frozen (v1 `freezer.state`, v2 `cgroup.events`).
+pub fn is_frozen(r: &CgroupRef) -> bool {
+    let cg = crate::runtime::cgroups::Cgroup::open(r);
+    cg.dirs().iter().any(|d| {
+        std::fs::read_to_string(d.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
+            || std::fs::read_to_string(d.join("cgroup.events"))
+                .is_ok_and(|s| s.lines().any(|l| l.trim() == "frozen 1"))
+    })
 }
 
 #[cfg(test)]
