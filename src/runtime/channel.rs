@@ -30,6 +30,10 @@ pub enum ToInit {
     Proceed,
     /// Exec the user's process now.
     Start,
+    /// The launcher leaves (`nsbox-runtime create`): wait for `start` on the exec fifo that
+    /// travels with this message (an O_PATH fd), then exec. `preserve_fds` more fds above
+    /// stdio (3, 4, …) stay open across exec.
+    StartOnFifo { preserve_fds: u32 },
 }
 
 /// Init → launcher.

@@ -161,10 +161,14 @@ fn setup_and_exec(
 
     chan.send(&FromInit::Ready, master.as_ref().map(|m| m.as_raw_fd()))?;
     drop(master);
-    match chan.expect::<ToInit>("start")?.0 {
-        ToInit::Start => {}
-        other => return Err(format!("unexpected message {other:?}").into()),
-    }
+    let keep_fds = match chan.expect::<ToInit>("start")? {
+        (ToInit::Start, _) => 0,
+        (ToInit::StartOnFifo { preserve_fds }, Some(fifo)) => {
+            wait_on_fifo(fifo)?;
+            preserve_fds
+        }
+        (other, _) => return Err(format!("unexpected message {other:?}").into()),
+    };
 
     // The user's process starts with a clean signal state and Docker's umask.
     let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
@@ -173,7 +177,7 @@ fn setup_and_exec(
     }
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     umask(Mode::from_bits_truncate(0o022));
-    sys::cloexec_from(3).map_err(|e| format!("close fds: {e}"))?;
+    sys::cloexec_from(3 + keep_fds).map_err(|e| format!("close fds: {e}"))?;
 
     let args = process.args().clone().unwrap_or_default();
     let env = process.env().clone().unwrap_or_default();
@@ -192,6 +196,23 @@ fn setup_and_exec(
         code: err.exit_code(),
         msg: err.to_string(),
     })
+}
+
+/// `nsbox-runtime start` releases us: opening the exec fifo for writing blocks until
+/// `start` opens it for reading (runc's protocol; through /proc/self/fd, as the fifo lies
+/// outside our root by now). One byte tells `start` we are past the open.
+fn wait_on_fifo(fifo: OwnedFd) -> Result<(), InitFailure> {
+    use std::io::Write;
+    let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
+    let mut w = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("open the exec fifo: {e}"))?;
+    w.write_all(b"0")
+        .map_err(|e| format!("write the exec fifo: {e}"))?;
+    drop(w);
+    drop(fifo);
+    Ok(())
 }
 
 /// The seccomp notify fd goes to the launcher and never to the user's process: our copy

@@ -5,6 +5,7 @@ pub mod channel;
 pub mod cloned_binary;
 pub mod enter;
 pub mod exec;
+pub mod hooks;
 mod init;
 pub mod keyring;
 pub mod namespaces;
@@ -19,7 +20,8 @@ pub mod tty;
 pub mod unsupported;
 pub mod userns;
 
-pub use process::{create, Launched, Stdio};
+pub use process::{create, create_with, Launched, Stdio};
+use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -42,6 +44,10 @@ pub enum RuntimeError {
     Init { code: i32, msg: String },
     #[error(transparent)]
     Seccomp(#[from] seccomp::SeccompError),
+    #[error(transparent)]
+    Hook(#[from] hooks::HookError),
+    #[error("exec fifo {0}: {1}")]
+    Fifo(PathBuf, std::io::Error),
     #[error("protocol error: {0}")]
     Protocol(&'static str),
 }

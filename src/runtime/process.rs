@@ -70,7 +70,19 @@ pub fn create(
     id: &str,
     stdio: Stdio,
 ) -> Result<Launched, RuntimeError> {
-    unsupported::check(spec)?;
+    create_with(spec, rootfs, id, stdio, false)
+}
+
+/// `create`, for a caller that runs the spec's runtime-namespace hooks itself
+/// (`runs_hooks`; see `hooks`).
+pub fn create_with(
+    spec: &Spec,
+    rootfs: &Path,
+    id: &str,
+    stdio: Stdio,
+    runs_hooks: bool,
+) -> Result<Launched, RuntimeError> {
+    unsupported::check(spec, runs_hooks)?;
     let ns = namespaces::plan(spec)?;
     let user_ns = userns::plan(spec)?;
     // Built here, before clone: a bad profile fails before any process exists.
@@ -268,6 +280,26 @@ impl Launched {
             Ok(Some((FromInit::Ready, _))) => Err(RuntimeError::Protocol("unexpected Ready")),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Leave init waiting on the exec fifo `fifo` (made by the caller) and let it go: the
+    /// launcher may exit now, and whoever opens the fifo for reading starts the process
+    /// (`nsbox-runtime start`). Init's parent becomes our caller's subreaper when we exit.
+    pub fn start_on_fifo(self, fifo: &Path, preserve_fds: u32) -> Result<(), RuntimeError> {
+        if self.listener.is_some() {
+            return Err(RuntimeError::Protocol(
+                "a seccomp notify listener needs the launcher alive until start",
+            ));
+        }
+        use std::os::unix::fs::OpenOptionsExt;
+        let fd = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+            .open(fifo)
+            .map_err(|e| RuntimeError::Fifo(fifo.to_path_buf(), e))?;
+        self.chan
+            .send(&ToInit::StartOnFifo { preserve_fds }, Some(fd.as_raw_fd()))?;
+        Ok(())
     }
 
     /// Send init's seccomp notify fd (and the container state) to the profile's agent.

@@ -10,10 +10,21 @@ use oci_spec::runtime::Spec;
 pub struct Unsupported(pub String);
 
 /// Err naming the first field of `spec` that the runtime would otherwise ignore.
-pub fn check(spec: &Spec) -> Result<(), Unsupported> {
+/// `runs_hooks`: the caller runs the runtime-namespace hooks (`nsbox-runtime`); the
+/// in-container ones (createContainer, startContainer) are refused either way.
+pub fn check(spec: &Spec, runs_hooks: bool) -> Result<(), Unsupported> {
     let mut bad: Vec<&str> = Vec::new();
-    if spec.hooks().is_some() {
-        bad.push("hooks");
+    if let Some(h) = spec.hooks() {
+        if !runs_hooks {
+            bad.push("hooks");
+        } else {
+            if h.create_container().as_ref().is_some_and(|v| !v.is_empty()) {
+                bad.push("hooks.createContainer");
+            }
+            if h.start_container().as_ref().is_some_and(|v| !v.is_empty()) {
+                bad.push("hooks.startContainer");
+            }
+        }
     }
     if spec.domainname().as_deref().is_some_and(|d| !d.is_empty()) {
         bad.push("domainname");
@@ -80,12 +91,12 @@ mod tests {
         let ok = spec(
             serde_json::json!({"ociVersion": "1.0.2", "linux": {"namespaces": [{"type": "pid"}, {"type": "network", "path": "/proc/1/ns/net"}]}}),
         );
-        assert!(check(&ok).is_ok());
+        assert!(check(&ok, false).is_ok());
         let hooks = spec(
             serde_json::json!({"ociVersion": "1.0.2", "hooks": {"prestart": [{"path": "/bin/true"}]}}),
         );
         assert_eq!(
-            check(&hooks).unwrap_err().to_string(),
+            check(&hooks, false).unwrap_err().to_string(),
             "hooks in the OCI spec is not supported by nsbox"
         );
         // A new user namespace with its mappings is supported (runtime::userns).
@@ -94,10 +105,10 @@ mod tests {
                 "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
                 "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}]}}),
         );
-        assert!(check(&userns).is_ok());
+        assert!(check(&userns, false).is_ok());
         let aa = spec(
             serde_json::json!({"ociVersion": "1.0.2", "process": {"cwd": "/", "user": {"uid": 0, "gid": 0}, "apparmorProfile": "x"}}),
         );
-        assert!(check(&aa).unwrap_err().0.contains("apparmorProfile"));
+        assert!(check(&aa, false).unwrap_err().0.contains("apparmorProfile"));
     }
 }
