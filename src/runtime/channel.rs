@@ -46,6 +46,8 @@ pub enum FromInit {
     SeccompNotify,
     /// Setup or exec failed; `code` is the exit code nsbox should end with.
     Failed { code: i32, msg: String },
+    /// `exec`'s helper forked the process: its pid, as the caller's pid namespace sees it.
+    Pid(i32),
 }
 
 pub struct Channel {

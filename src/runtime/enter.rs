@@ -38,11 +38,24 @@ const NAMESPACES: [(&str, CloneFlags); 7] = [
     ("mnt", CloneFlags::CLONE_NEWNS),
 ];
 
-/// A process started in a container: our child is the helper, which lives as long as it.
+/// A process started in a container: our child is the helper, which lives as long as it
+/// (or, with `EnterOptions::detach`, has left it to the caller's subreaper).
 pub struct Entered {
     pub helper: i32,
     pub helper_pidfd: OwnedFd,
     pub pty_master: Option<OwnedFd>,
+    /// The process itself, as our pid namespace sees it.
+    pub pid: i32,
+}
+
+/// How `spawn_in_with` hands the process over.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EnterOptions {
+    /// Fds 3, 4, … of ours the process keeps (runc's `--preserve-fds`).
+    pub preserve_fds: u32,
+    /// The helper exits once the process is forked, so the process is reparented to the
+    /// caller's subreaper (containerd's shim, conmon), as `runc exec --detach` leaves it.
+    pub detach: bool,
 }
 
 /// Start `process` (args, env, cwd, user, caps) inside the container whose pid 1 is `pid`.
@@ -55,6 +68,27 @@ pub fn spawn_in(
     process: &Process,
     seccomp: Option<&LinuxSeccomp>,
     stdio: Stdio,
+) -> Result<Entered, RuntimeError> {
+    spawn_in_with(
+        pid,
+        cgroup,
+        keyring,
+        process,
+        seccomp,
+        stdio,
+        EnterOptions::default(),
+    )
+}
+
+/// `spawn_in` with runc's exec options.
+pub fn spawn_in_with(
+    pid: i32,
+    cgroup: Option<&CgroupRef>,
+    keyring: Option<&str>,
+    process: &Process,
+    seccomp: Option<&LinuxSeccomp>,
+    stdio: Stdio,
+    opts: EnterOptions,
 ) -> Result<Entered, RuntimeError> {
     // CVE-2019-5736: the helper and the process run our code in the container until exec.
     super::cloned_binary::require_sealed().map_err(|e| RuntimeError::Init {
@@ -99,6 +133,7 @@ pub fn spawn_in(
                 filter.as_ref(),
                 stdio,
                 theirs,
+                opts,
             ) {
                 Ok(code) => code,
                 Err((code, msg, chan)) => {
@@ -112,11 +147,13 @@ pub fn spawn_in(
     };
     drop(theirs);
     let mut pty_master = None;
+    let mut process_pid = 0;
     loop {
         match ours_chan.recv::<FromInit>()? {
             // The process exec'd: every copy of the channel is closed.
             None => break,
             Some((FromInit::Ready, fd)) => pty_master = fd,
+            Some((FromInit::Pid(p), _)) => process_pid = p,
             // `exec` has no agent to hand a notify fd to (helper_main drops it): closed here.
             Some((FromInit::SeccompNotify, _)) => {}
             Some((FromInit::Failed { code, msg }, _)) => {
@@ -129,6 +166,7 @@ pub fn spawn_in(
         helper,
         helper_pidfd,
         pty_master,
+        pid: process_pid,
     })
 }
 
@@ -143,6 +181,7 @@ fn helper_main(
     filter: Option<&super::seccomp::Filter>,
     stdio: Stdio,
     chan: Channel,
+    opts: EnterOptions,
 ) -> Result<i32, HelperError> {
     macro_rules! fail {
         ($code:expr, $($arg:tt)*) => { return Err(($code, format!($($arg)*), chan)) };
@@ -171,13 +210,22 @@ fn helper_main(
     }
     let child = match sys::clone_fork(0, None) {
         Ok(sys::Forked::Child) => {
-            let (code, msg) = process_main(process, filter, stdio, &chan);
+            let (code, msg) = process_main(process, filter, stdio, &chan, opts.preserve_fds);
             let _ = chan.send(&FromInit::Failed { code, msg }, None);
             sys::exit_now(code)
         }
         Ok(sys::Forked::Parent { pid, pidfd }) => (Pid::from_raw(pid), pidfd),
         Err(e) => fail!(125, "fork: {e}"),
     };
+    if let Err(e) = chan.send(&FromInit::Pid(child.0.as_raw()), None) {
+        let _ = kill(child.0, Signal::SIGKILL);
+        fail!(125, "{e}");
+    }
+    if opts.detach {
+        // The process is the caller's subreaper's now; the caller still sees its exec (EOF)
+        // or its failure on the channel, whose last copy the process holds.
+        return Ok(0);
+    }
     // Our copy closed, so the caller sees EOF once the process has exec'd.
     drop(chan);
     // Let go of the caller's stdio where the process has its own (`exec -d`).
@@ -186,7 +234,7 @@ fn helper_main(
 }
 
 /// Wait for the process, passing on the signals the caller sends us.
-fn wait_forwarding(child: Pid, pidfd: &OwnedFd) -> i32 {
+pub fn wait_forwarding(child: Pid, pidfd: &OwnedFd) -> i32 {
     let mut set = super::process::monitored_signals();
     set.remove(Signal::SIGCHLD);
     let Ok(signals) = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
@@ -226,6 +274,7 @@ fn process_main(
     filter: Option<&super::seccomp::Filter>,
     stdio: Stdio,
     chan: &Channel,
+    preserve_fds: u32,
 ) -> (i32, String) {
     let _ = setsid();
     if process.terminal().unwrap_or(false) {
@@ -261,7 +310,7 @@ fn process_main(
     }
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     umask(Mode::from_bits_truncate(0o022));
-    if let Err(e) = sys::cloexec_from(3) {
+    if let Err(e) = sys::cloexec_from(3 + preserve_fds) {
         return (125, format!("close fds: {e}"));
     }
     let args = process.args().clone().unwrap_or_default();

@@ -193,6 +193,7 @@ pub fn create_with(
     };
     match got {
         Ok((FromInit::SeccompNotify, _)) => Err(RuntimeError::Protocol("unexpected notify")),
+        Ok((FromInit::Pid(_), _)) => Err(RuntimeError::Protocol("unexpected Pid")),
         Ok((FromInit::Ready, fd)) => {
             launched.pty_master = fd;
             Ok(launched)
@@ -278,6 +279,7 @@ impl Launched {
                 Err(RuntimeError::Init { code, msg })
             }
             Ok(Some((FromInit::Ready, _))) => Err(RuntimeError::Protocol("unexpected Ready")),
+            Ok(Some((FromInit::Pid(_), _))) => Err(RuntimeError::Protocol("unexpected Pid")),
             Err(e) => Err(e.into()),
         }
     }

@@ -117,11 +117,7 @@ impl Made {
         } else {
             bundle.join(rootfs)
         };
-        // CVE-2019-5736: init runs from a sealed view of our binary.
-        let empty = g.root.join(".empty");
-        let _ = std::fs::create_dir(&empty);
-        runtime::cloned_binary::ensure_sealed(&empty)
-            .map_err(|e| OciError::other(e.to_string()))?;
+        seal(g)?;
         let dir = root.dir_of(&a.id);
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
@@ -241,6 +237,14 @@ impl Drop for Made {
     }
 }
 
+/// CVE-2019-5736: what runs our code inside a container (init, exec's helper) runs from a
+/// sealed view of our binary.
+pub(crate) fn seal(g: &Global) -> Result<()> {
+    let empty = g.root.join(".empty");
+    let _ = std::fs::create_dir(&empty);
+    runtime::cloned_binary::ensure_sealed(&empty).map_err(|e| OciError::other(e.to_string()))
+}
+
 /// `--systemd-cgroup`: a `slice:prefix:name` path is placed by systemd, which this host
 /// may not run: then one clear line.
 fn check_cgroups_path(g: &Global, spec: &Spec) -> Result<()> {
@@ -272,7 +276,7 @@ fn check_cgroups_path(g: &Global, spec: &Spec) -> Result<()> {
 
 /// Send the pty master to the console socket, as runc does (one message, the fd by
 /// SCM_RIGHTS, a name as payload).
-fn send_console(sock: &Path, master: BorrowedFd<'_>) -> Result<()> {
+pub(crate) fn send_console(sock: &Path, master: BorrowedFd<'_>) -> Result<()> {
     use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
     let stream = std::os::unix::net::UnixStream::connect(sock)
         .map_err(|e| OciError::other(format!("console socket {}: {e}", sock.display())))?;
