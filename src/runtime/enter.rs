@@ -125,16 +125,12 @@ pub fn spawn_in_with(
     let (helper, helper_pidfd) = match sys::clone_fork(0, None).map_err(RuntimeError::Clone)? {
         sys::Forked::Child => {
             drop(ours_chan);
-            let code = match helper_main(
+            let join = Joins {
                 cgroup,
-                &joins,
+                namespaces: &joins,
                 keyring,
-                process,
-                filter.as_ref(),
-                stdio,
-                theirs,
-                opts,
-            ) {
+            };
+            let code = match helper_main(join, process, filter.as_ref(), stdio, theirs, opts) {
                 Ok(code) => code,
                 Err((code, msg, chan)) => {
                     let _ = chan.send(&FromInit::Failed { code, msg }, None);
@@ -172,11 +168,16 @@ pub fn spawn_in_with(
 
 type HelperError = (i32, String, Channel);
 
+/// What the helper joins before it forks the process.
+struct Joins<'a> {
+    cgroup: Option<&'a CgroupRef>,
+    namespaces: &'a [(&'a str, CloneFlags, File)],
+    keyring: Option<&'a str>,
+}
+
 /// In the helper: join, fork the process, wait for it, exit with its status.
 fn helper_main(
-    cgroup: Option<&CgroupRef>,
-    joins: &[(&str, CloneFlags, File)],
-    keyring: Option<&str>,
+    join: Joins<'_>,
     process: &Process,
     filter: Option<&super::seccomp::Filter>,
     stdio: Stdio,
@@ -186,6 +187,11 @@ fn helper_main(
     macro_rules! fail {
         ($code:expr, $($arg:tt)*) => { return Err(($code, format!($($arg)*), chan)) };
     }
+    let Joins {
+        cgroup,
+        namespaces: joins,
+        keyring,
+    } = join;
     if let Some(r) = cgroup {
         if let Err(e) = Cgroup::open(r).join_self() {
             fail!(125, "join the container's cgroup: {e}");
