@@ -41,6 +41,18 @@ pub fn path_var(env: &[String]) -> &str {
         .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 }
 
+/// Will `cmd` be found and be executable? (`lookup`, and a path with a slash exists.)
+pub fn check(cmd: &str, path: &str) -> Result<(), ExecError> {
+    let found = lookup(cmd, path)?;
+    match std::fs::metadata(&found) {
+        Ok(md) if md.is_dir() || md.permissions().mode() & 0o111 == 0 => {
+            Err(ExecError::PermissionDenied(cmd.to_string()))
+        }
+        Ok(_) => Ok(()),
+        Err(_) => Err(ExecError::NoSuchFile(cmd.to_string())),
+    }
+}
+
 /// Resolve `cmd` against `path` (relative to the current root).
 pub fn lookup(cmd: &str, path: &str) -> Result<PathBuf, ExecError> {
     if cmd.is_empty() {

@@ -164,6 +164,20 @@ fn setup_and_exec(
     let keep_fds = match chan.expect::<ToInit>("start")? {
         (ToInit::Start, _) => 0,
         (ToInit::StartOnFifo { preserve_fds }, Some(fifo)) => {
+            // As runc: a command that cannot be found fails `create`, not `start`.
+            let args = process.args().clone().unwrap_or_default();
+            let env = process.env().clone().unwrap_or_default();
+            if let Err(e) = exec::check(
+                args.first().map_or("", |a| a.as_str()),
+                exec::path_var(&env),
+            ) {
+                return Err(InitFailure {
+                    code: e.exit_code(),
+                    msg: e.to_string(),
+                });
+            }
+            // Ready again: we wait on the fifo now, and the launcher may leave.
+            chan.send(&FromInit::Ready, None)?;
             wait_on_fifo(fifo)?;
             preserve_fds
         }

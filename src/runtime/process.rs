@@ -287,8 +287,9 @@ impl Launched {
     /// Leave init waiting on the exec fifo `fifo` (made by the caller) and let it go: the
     /// launcher may exit now, and whoever opens the fifo for reading starts the process
     /// (`nsbox-runtime start`). Init's parent becomes our caller's subreaper when we exit.
-    pub fn start_on_fifo(self, fifo: &Path, preserve_fds: u32) -> Result<(), RuntimeError> {
+    pub fn start_on_fifo(mut self, fifo: &Path, preserve_fds: u32) -> Result<(), RuntimeError> {
         if self.listener.is_some() {
+            self.kill_and_reap();
             return Err(RuntimeError::Protocol(
                 "a seccomp notify listener needs the launcher alive until start",
             ));
@@ -297,11 +298,40 @@ impl Launched {
         let fd = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
-            .open(fifo)
-            .map_err(|e| RuntimeError::Fifo(fifo.to_path_buf(), e))?;
-        self.chan
-            .send(&ToInit::StartOnFifo { preserve_fds }, Some(fd.as_raw_fd()))?;
-        Ok(())
+            .open(fifo);
+        let fd = match fd {
+            Ok(fd) => fd,
+            Err(e) => {
+                self.kill_and_reap();
+                return Err(RuntimeError::Fifo(fifo.to_path_buf(), e));
+            }
+        };
+        if let Err(e) = self
+            .chan
+            .send(&ToInit::StartOnFifo { preserve_fds }, Some(fd.as_raw_fd()))
+        {
+            self.kill_and_reap();
+            return Err(e.into());
+        }
+        drop(fd);
+        // Init checks the command first: Ready again means it waits on the fifo.
+        match self.chan.expect::<FromInit>("the exec fifo wait") {
+            Ok((FromInit::Ready, _)) => Ok(()),
+            Ok((FromInit::Failed { code, msg }, _)) => {
+                self.reap();
+                Err(RuntimeError::Init { code, msg })
+            }
+            Ok(_) => {
+                self.kill_and_reap();
+                Err(RuntimeError::Protocol(
+                    "unexpected message on the fifo wait",
+                ))
+            }
+            Err(e) => {
+                self.kill_and_reap();
+                Err(e.into())
+            }
+        }
     }
 
     /// Send init's seccomp notify fd (and the container state) to the profile's agent.

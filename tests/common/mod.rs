@@ -2,6 +2,8 @@
 //! binary, and on drop asserts that nothing it made is still mounted.
 #![allow(dead_code)]
 
+pub mod bundle;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

@@ -196,7 +196,8 @@ impl Made {
         let fifo = self.root.join("exec.fifo");
         if let Some(l) = self.launched.take() {
             if let Err(e) = l.start_on_fifo(&fifo, preserve_fds) {
-                self.kill_init();
+                // start_on_fifo killed and reaped init (and removed its cgroup).
+                self.record.pid = 0;
                 return Err(e.into());
             }
         }
@@ -225,10 +226,11 @@ impl Drop for Made {
         }
         match self.launched.as_mut() {
             Some(l) => l.kill_and_reap(),
-            None => {
+            None if self.record.pid > 0 => {
                 self.kill_init();
                 let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.record.pid), None);
             }
+            None => {}
         }
         if let Some(cg) = &self.record.cgroup {
             let _ = runtime::cgroups::Cgroup::open(cg).remove();
